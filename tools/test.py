@@ -1,0 +1,94 @@
+"""Test a marl_mm model: ``python tools/test.py CONFIG CHECKPOINT [options]``.
+
+``--out`` dumps every image's predictions (mmengine's ``DumpResults``) for
+offline analysis; ``--show-dir`` saves drawn predictions through the
+visualisation hook. Ten-view testing is a config switch
+(``configs/_base_/tta/ten_view_*.py``), not a flag, so that the protocol
+travels with the config.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.runner import Runner
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a marl_mm model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where to save the metrics')
+    parser.add_argument(
+        '--out', help='dump predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--show-dir', help='save drawn predictions to this folder')
+    parser.add_argument(
+        '--show', action='store_true', help='show drawn predictions')
+    parser.add_argument(
+        '--no-data-check',
+        action='store_true',
+        help='skip the check that the data roots in the config exist')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, key=value (xxx=yyy format)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (torchrun sets pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must end with .pkl or .pickle, got {args.out!r}')
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        vis = cfg.default_hooks.get('visualization', None)
+        if vis is None:
+            raise ValueError(
+                f'{args.config}: default_hooks.visualization is missing, so '
+                '--show / --show-dir cannot draw predictions')
+        vis.enable = True
+        vis.show = args.show
+        if args.show_dir:
+            vis.out_dir = args.show_dir
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+
+    import marl_mm  # noqa: F401
+    if not args.no_data_check:
+        from marl_mm.datasets import check_data_roots
+        check_data_roots(cfg, splits=('test', ))
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+
+    runner = Runner.from_cfg(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()
