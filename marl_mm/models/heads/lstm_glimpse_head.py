@@ -1,0 +1,418 @@
+"""RARL head: recurrent attention-aware module + hybrid objective
+(Chen et al., "Recurrent Attentional Reinforcement Learning for Multi-label
+Image Recognition", AAAI 2018).
+
+Per image, with the conv5_3 map ``F`` (stride 16) and ``T`` iterations:
+
+* t = 0: the whole map is one region (Eq. 1 on the full box); its LSTM state
+  ``s_0`` only produces ``l_1`` (its scores are not pooled; paper).
+* t = 1..T: k anchor regions around ``l_t`` (:class:`GlimpseAnchors`) are
+  cropped and resampled to ``s x s`` (:class:`RegionCropper`, Eq. 1), mapped
+  by FC+ReLU to semantic vectors ``z_{t,r}``; an LSTM cell per region from
+  the carried state, ``(h_{t,r}, c_{t,r}) = LSTM(z_{t,r}, h_{t-1}, c_{t-1})``
+  (Eq. 2), a linear classifier per region ``a_{t,r} = W_c h_{t,r}`` (Eq. 3);
+  the state carried to ``t+1`` is the mean over the k regions of h and c.
+* Localisation (Eq. 4): ``mu_t = tanh(W_l s_t)``,
+  ``l_{t+1} ~ N(mu_t, sigma^2 I)`` clipped to ``[-1, 1]`` (training),
+  ``l_{t+1} = mu_t`` (test) -- :class:`GaussianLocationPolicy`.
+* Category-wise max-pooling (Eq. 5 of the paper's numbering in METHOD.md):
+  ``a^c = max_{t,r} a^c_{t,r}`` over the T*k score vectors.
+* Hybrid objective: ``loss_cls + lambda_pg * loss_pg + lambda_b *
+  loss_baseline`` with the delayed reward :class:`TopKRecallReward` and
+  REINFORCE with a learned baseline :class:`RewardBaseline` (Eqs. 6-9).
+
+Everything is vectorised over images and regions (regions are folded into
+the batch, ``B*k``); the only Python loop is over the T recurrent steps. One
+``roi_align`` call per step crops all ``B*k`` regions (the regions of step
+``t+1`` depend on the state of step ``t``, so steps cannot share a call).
+
+Predictions (:meth:`predict`) put into each ``DataSample``:
+
+* ``pred_score``: ``(D,)`` probabilities, :meth:`predict_scores`: softmax of
+  the pooled scores for ``loss_type`` 'squared' / 'soft_ce' (the paper's
+  ``p``), sigmoid for 'bce'.
+* ``glimpse_locations``: ``(T, 2)`` the attended locations ``l_1..l_T``
+  (normalised ``(x, y)`` in ``[-1, 1]``; ``l_0`` is the whole image and is not
+  stored).
+* ``glimpse_boxes``: ``(T, k, 4)`` the regions ``(x1, y1, x2, y2)`` in pixels
+  of the input crop (may cross its border).
+
+Choices where the paper is open, and options against the policy collapse of
+METHOD.md "Known pitfalls" (all constructor/config options; ``paper`` marks
+the paper's value, the rest are defaults chosen here):
+
+* ``loss_type``: 'squared' (paper) | 'soft_ce' (paper's alternative) | 'bce'
+  (sigmoid binary cross-entropy on the pooled scores, mean over elements;
+  learns better from random init per METHOD.md).
+* ``policy_detach_state=True``, ``loc_zero_init=True`` (paper: False, False).
+* ``advantage_norm='std'``: advantages ``R - b`` divided by their batch
+  standard deviation (paper: 'none'). 'meanstd' also subtracts the batch mean.
+* ``lambda_mu=0``: weight of a penalty on the squared pre-tanh location mean
+  (keeps mu out of tanh saturation), added to ``loss_pg``.
+* ``random_warmup_iters=0``: the first training iterations use uniform random
+  locations (classifier warm-up, no policy loss).
+* ``random_locations=False``: always uniform random locations (the paper's
+  "random" ablation; no policy loss).
+* ``use_lstm`` / ``classify_from``: Ours-C (paper main: True / 'state'),
+  Ours-B (True / 'region': LSTM only localises, regions classified from
+  their semantic vectors), Ours-A (False: no recurrence, locations from the
+  mean semantic vector of the current regions, regions classified alone).
+* ``baseline_mode`` (:class:`PolicyHeadMixin`): 'learned' (paper) |
+  'running_mean' (the hook's running mean reward) | 'none'.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample, label_to_onehot
+
+from ..glimpse.gaussian_location_policy import GaussianLocationPolicy
+from ..glimpse.glimpse_anchors import GlimpseAnchors
+from ..glimpse.policy_head_mixin import PolicyHeadMixin
+from ..glimpse.region_cropper import RegionCropper
+from ..glimpse.reward_baseline import RewardBaseline
+from ..glimpse.top_k_recall_reward import TopKRecallReward
+
+LOSS_TYPES = ('squared', 'soft_ce', 'bce')
+ADVANTAGE_NORMS = ('none', 'std', 'meanstd')
+
+
+@MODELS.register_module()
+class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
+    """RARL glimpse head (see the module docstring for the equations).
+
+    Args:
+        num_classes: D.
+        in_channels: C of the feature map (512 for VGG16).
+        feat_stride: input pixels per feature cell (16 for conv5_3).
+        num_steps: T (paper: 5).
+        anchor_sizes: square roots of the region areas in input pixels
+            (paper: (80, 160, 320) for N = 512, (96, 192, 384) for 640).
+        anchor_ratios: width / height (paper: 2:1, 1:1, 1:2).
+        roi_size: s (default 7, chosen here).
+        sampling_ratio: roi_align samples per bin side (2, chosen here).
+        embed_dims: semantic vector size (default 1024, chosen here).
+        hidden_dims: LSTM hidden size (default 1024, chosen here).
+        sigma: Gaussian policy standard deviation (paper: 0.11); the
+            :class:`PolicyGradientHook` may schedule it (``exploration``).
+        loss_type: 'squared' | 'soft_ce' | 'bce'.
+        reward_topk: fixed K of the reward, ``None`` for K = |GT|.
+        lambda_pg: weight of the REINFORCE loss.
+        lambda_b: weight of the baseline's MSE loss.
+        baseline_mode: 'learned' | 'running_mean' | 'none'.
+        baseline_hidden: hidden width of the learned baseline.
+        use_lstm: recurrent module (False: Ours-A).
+        classify_from: 'state' (LSTM h, paper) | 'region' (semantic vector).
+        random_locations: uniform random locations (ablation).
+        policy_detach_state: the localisation network reads a detached state.
+        loc_zero_init: zero-initialise the localisation output layer.
+        loc_hidden_dims: optional hidden layer of the localisation network.
+        advantage_norm: 'none' | 'std' | 'meanstd'.
+        lambda_mu: weight of the pre-tanh mean penalty.
+        random_warmup_iters: training iterations with random locations.
+        init_cfg: mmengine init config.
+    """
+
+    exploration_name = 'sigma'
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int = 512,
+                 feat_stride: float = 16.,
+                 num_steps: int = 5,
+                 anchor_sizes: Sequence[float] = (80., 160., 320.),
+                 anchor_ratios: Sequence[float] = (2., 1., 0.5),
+                 roi_size: int = 7,
+                 sampling_ratio: int = 2,
+                 embed_dims: int = 1024,
+                 hidden_dims: int = 1024,
+                 sigma: float = 0.11,
+                 loss_type: str = 'squared',
+                 reward_topk: Optional[int] = None,
+                 lambda_pg: float = 1.,
+                 lambda_b: float = 1.,
+                 baseline_mode: str = 'learned',
+                 baseline_hidden: int = 256,
+                 use_lstm: bool = True,
+                 classify_from: str = 'state',
+                 random_locations: bool = False,
+                 policy_detach_state: bool = True,
+                 loc_zero_init: bool = True,
+                 loc_hidden_dims: Optional[int] = None,
+                 advantage_norm: str = 'std',
+                 lambda_mu: float = 0.,
+                 random_warmup_iters: int = 0,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if loss_type not in LOSS_TYPES:
+            raise ValueError(f'LSTMGlimpseHead: loss_type must be one of '
+                             f'{LOSS_TYPES}, got {loss_type!r}')
+        if advantage_norm not in ADVANTAGE_NORMS:
+            raise ValueError(f'LSTMGlimpseHead: advantage_norm must be one of '
+                             f'{ADVANTAGE_NORMS}, got {advantage_norm!r}')
+        if classify_from not in ('state', 'region'):
+            raise ValueError("LSTMGlimpseHead: classify_from must be 'state' "
+                             f"or 'region', got {classify_from!r}")
+        if not use_lstm and classify_from == 'state':
+            raise ValueError("LSTMGlimpseHead: use_lstm=False (Ours-A) needs "
+                             "classify_from='region'")
+        if num_steps < 1 or num_classes < 1:
+            raise ValueError('LSTMGlimpseHead: num_steps and num_classes must '
+                             f'be >= 1, got {num_steps}, {num_classes}')
+        if not sigma > 0:
+            raise ValueError(f'LSTMGlimpseHead: sigma must be > 0, got {sigma}')
+        self._init_policy_state(exploration=float(sigma),
+                                baseline_mode=baseline_mode)
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.num_steps = num_steps
+        self.loss_type = loss_type
+        self.lambda_pg = lambda_pg
+        self.lambda_b = lambda_b
+        self.use_lstm = use_lstm
+        self.classify_from = classify_from
+        self.random_locations = random_locations
+        self.advantage_norm = advantage_norm
+        self.lambda_mu = lambda_mu
+        self.random_warmup_iters = random_warmup_iters
+        self._train_iters = 0
+
+        self.anchors = GlimpseAnchors(anchor_sizes, anchor_ratios)
+        self.cropper = RegionCropper(roi_size, feat_stride, sampling_ratio)
+        self.reward_fn = TopKRecallReward(reward_topk)
+        self.num_regions = self.anchors.num_anchors
+
+        self.embed = nn.Sequential(
+            nn.Linear(in_channels * roi_size * roi_size, embed_dims),
+            nn.ReLU(inplace=True))
+        state_dims = hidden_dims if use_lstm else embed_dims
+        self.lstm = nn.LSTMCell(embed_dims, hidden_dims) if use_lstm else None
+        self.cls = nn.Linear(
+            hidden_dims if classify_from == 'state' else embed_dims,
+            num_classes)
+        self.loc_net = GaussianLocationPolicy(
+            state_dims, loc_hidden_dims, detach_input=policy_detach_state,
+            zero_init=loc_zero_init)
+        self.baseline = (RewardBaseline(state_dims, baseline_hidden)
+                         if baseline_mode == 'learned' else None)
+
+    # ------------------------------------------------------------ forward
+    def _feature_map(self, feats) -> torch.Tensor:
+        x = feats[-1] if isinstance(feats, (tuple, list)) else feats
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                'LSTMGlimpseHead: expected a (B, in_channels=' 
+                f'{self.in_channels}, H, W) feature map, got '
+                f'{tuple(x.shape)}')
+        return x
+
+    def _embed(self, padded: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        regions = self.cropper(padded, boxes)  # (B, R, C, s, s)
+        return self.embed(regions.flatten(2))  # (B, R, E)
+
+    def glimpse(self, feats, mode: str) -> Dict[str, torch.Tensor]:
+        """Run the T glimpse steps.
+
+        Args:
+            feats: backbone output (tuple whose last item is the map).
+            mode: 'sample' (Gaussian policy), 'mean' (``l = mu``) or
+                'random' (uniform locations).
+
+        Returns:
+            dict with ``scores`` (B, D) pooled, ``region_scores``
+            (B, T, k, D), ``locations`` (B, T, 2) used, ``actions`` (B, T, 2)
+            unclipped samples, ``mu`` and ``pre_tanh`` (B, T, 2), ``states``
+            (B, T, S) the states that chose ``l_1..l_T``, ``boxes``
+            (B, T, k, 4).
+        """
+        x = self._feature_map(feats)  # (B, C, H, W)
+        B, k = x.shape[0], self.num_regions
+        input_size = self.cropper.input_size(x)
+        padded = self.cropper.pad(x)  # (B, C, H+2, W+2)
+
+        whole = x.new_tensor([0., 0., input_size[1], input_size[0]])
+        z = self._embed(padded, whole.expand(B, 1, 4))  # (B, 1, E)
+        if self.use_lstm:
+            h, c = self.lstm(z[:, 0])  # (B, Hd) each: s_0
+            state = h
+        else:
+            state = z[:, 0]  # (B, E)
+
+        out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
+                               'pre_tanh', 'states', 'boxes')}
+        for _ in range(self.num_steps):
+            mu, pre = self.loc_net(state)  # (B, 2) each: Eq. 4
+            if mode == 'random':
+                action = torch.rand_like(mu) * 2 - 1  # (B, 2)
+                loc = action
+            elif mode == 'sample':
+                action, loc = self.loc_net.sample(mu, self.exploration)
+            else:
+                action = loc = mu.detach()
+            boxes = self.anchors(loc, input_size)  # (B, k, 4)
+            z = self._embed(padded, boxes)  # (B, k, E): Eq. 1 + FC
+            for name, v in (('locations', loc), ('actions', action),
+                            ('mu', mu), ('pre_tanh', pre), ('states', state),
+                            ('boxes', boxes)):
+                out[name].append(v)
+            if self.use_lstm:
+                hd = h.shape[-1]
+                h_r, c_r = self.lstm(
+                    z.reshape(B * k, -1),
+                    (h.repeat_interleave(k, 0), c.repeat_interleave(k, 0))
+                )  # (B*k, Hd) each: Eq. 2
+                h_r, c_r = h_r.view(B, k, hd), c_r.view(B, k, hd)
+                h, c = h_r.mean(1), c_r.mean(1)  # (B, Hd): averaged state
+                state = h
+                feat = h_r if self.classify_from == 'state' else z
+            else:
+                state = z.mean(1)  # (B, E): Ours-A
+                feat = z
+            out['region_scores'].append(self.cls(feat))  # (B, k, D): Eq. 3
+        result = {n: torch.stack(v, 1) for n, v in out.items()}
+        result['scores'] = result['region_scores'].flatten(1, 2).amax(1)  # (B, D)
+        return result
+
+    def _mode(self) -> str:
+        if self.random_locations:
+            return 'random'
+        return 'sample' if self.training else 'mean'
+
+    def forward(self, feats) -> torch.Tensor:
+        """Pooled scores ``(B, D)`` (logits before softmax / sigmoid)."""
+        return self.glimpse(feats, self._mode())['scores']
+
+    def _probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        if self.loss_type == 'bce':
+            return scores.sigmoid()
+        return scores.softmax(-1)
+
+    def predict_scores(self, feats) -> torch.Tensor:
+        """``(B, D)`` probabilities (softmax; sigmoid for 'bce')."""
+        return self._probabilities(self.forward(feats))
+
+    # --------------------------------------------------------------- loss
+    def _targets(self, data_samples: List[DataSample],
+                 device: torch.device) -> torch.Tensor:
+        rows = []
+        for i, ds in enumerate(data_samples):
+            if 'gt_score' in ds:
+                rows.append(ds.gt_score.float())
+            elif 'gt_label' in ds:
+                rows.append(label_to_onehot(ds.gt_label,
+                                            self.num_classes).float())
+            else:
+                raise ValueError(f'LSTMGlimpseHead.loss: data_samples[{i}] '
+                                 'has neither gt_score nor gt_label')
+        y = torch.stack(rows).to(device)  # (B, D)
+        if y.shape[-1] != self.num_classes:
+            raise ValueError(f'LSTMGlimpseHead.loss: gt_score has '
+                             f'{y.shape[-1]} classes, expected '
+                             f'{self.num_classes}')
+        return y
+
+    def _cls_loss(self, scores: torch.Tensor, y: torch.Tensor,
+                  valid: torch.Tensor) -> torch.Tensor:
+        if self.loss_type == 'bce':
+            return F.binary_cross_entropy_with_logits(scores, y)
+        p_hat = y / y.sum(-1, keepdim=True).clamp(min=1)  # (B, D)
+        if self.loss_type == 'squared':
+            per_image = (scores.softmax(-1) - p_hat).pow(2).sum(-1)  # (B,)
+        else:
+            per_image = -(p_hat * scores.log_softmax(-1)).sum(-1)  # (B,)
+        # images without labels have no p_hat: excluded
+        return (per_image * valid).sum() / valid.sum().clamp(min=1)
+
+    def loss(self, feats, data_samples: List[DataSample]) -> Dict[str,
+                                                                 torch.Tensor]:
+        """Hybrid objective (see the module docstring).
+
+        Returns:
+            ``loss_cls``, ``loss_pg``, ``loss_baseline`` and the logged
+            values ``reward``, ``adv_abs``, ``loc_spread``.
+        """
+        warmup = self._train_iters < self.random_warmup_iters
+        if self.training:
+            self._train_iters += 1
+        mode = 'random' if warmup else self._mode()
+        out = self.glimpse(feats, mode)
+        scores = out['scores']  # (B, D)
+        y = self._targets(data_samples, scores.device)
+        reward, valid = self.reward_fn(scores.detach(), y)  # (B,) each
+        validf = valid.float()
+        num_valid = validf.sum().clamp(min=1)
+        losses = {'loss_cls': self._cls_loss(scores, y, validf)}
+
+        states = out['states']  # (B, T, S)
+        if self.baseline is not None:
+            b = self.baseline(states)  # (B, T), detached input
+            losses['loss_baseline'] = self.lambda_b * (
+                (b - reward[:, None]).pow(2).mean(1) * validf).sum() / num_valid
+            adv = reward[:, None] - b.detach()  # (B, T)
+        else:
+            losses['loss_baseline'] = scores.new_zeros(())
+            base = (self.external_baseline if self.baseline_mode ==
+                    'running_mean' and self.external_baseline is not None
+                    else 0.)
+            adv = (reward - base)[:, None].expand(-1, self.num_steps)
+        adv = self._normalise(adv, valid)
+
+        if mode == 'sample':
+            logp = self.loc_net.log_prob(out['actions'], out['mu'],
+                                         self.exploration)  # (B, T)
+            pg = -(logp * adv).sum(1)  # (B,): Eq. 8 with baseline
+            loss_pg = self.lambda_pg * (pg * validf).sum() / num_valid
+            if self.lambda_mu > 0:  # keep mu out of tanh saturation
+                loss_pg = loss_pg + self.lambda_mu * out['pre_tanh'].pow(2).mean()
+            losses['loss_pg'] = loss_pg
+        else:  # random locations: nothing to reinforce
+            losses['loss_pg'] = scores.new_zeros(()) + 0. * out['mu'].sum()
+
+        loc = out['locations'].detach()  # (B, T, 2)
+        spread = loc.flatten(0, 1).std(0).mean() if loc[..., 0].numel() > 1 \
+            else loc.new_zeros(())
+        mean_reward = (reward * validf).sum() / num_valid
+        adv_abs = (adv.abs() * validf[:, None]).sum() / (num_valid *
+                                                         self.num_steps)
+        self._record_rl_stats(
+            reward=mean_reward, advantage_abs=adv_abs,
+            entropy=GaussianLocationPolicy.entropy(self.exploration),
+            loc_spread=spread, loc_mean_x=loc[..., 0].mean(),
+            loc_mean_y=loc[..., 1].mean())
+        losses.update(reward=mean_reward.detach(), adv_abs=adv_abs.detach(),
+                      loc_spread=spread)
+        return losses
+
+    def _normalise(self, adv: torch.Tensor,
+                   valid: torch.Tensor) -> torch.Tensor:
+        """Per-batch advantage normalisation over the valid images."""
+        if self.advantage_norm == 'none':
+            return adv
+        w = valid.float()[:, None].expand_as(adv)
+        n = w.sum().clamp(min=1)
+        mean = (adv * w).sum() / n
+        std = (((adv - mean).pow(2) * w).sum() / n).sqrt()
+        if self.advantage_norm == 'meanstd':
+            adv = adv - mean
+        return adv / (std + 1e-6)
+
+    # ------------------------------------------------------------ predict
+    def predict(self, feats, data_samples: Optional[List[
+            Optional[DataSample]]] = None) -> List[DataSample]:
+        """Fill ``pred_score``, ``glimpse_locations``, ``glimpse_boxes``."""
+        out = self.glimpse(feats, self._mode())
+        probs = self._probabilities(out['scores']).detach()  # (B, D)
+        if data_samples is None:
+            data_samples = [None] * probs.shape[0]
+        results = []
+        for i, ds in enumerate(data_samples):
+            ds = DataSample() if ds is None else ds
+            ds.set_pred_score(probs[i])
+            ds.set_field(out['locations'][i].detach(), 'glimpse_locations')
+            ds.set_field(out['boxes'][i].detach(), 'glimpse_boxes')
+            results.append(ds)
+        return results
