@@ -1,5 +1,11 @@
-"""Utilities: the safe checkpoint loader."""
+"""Utilities: safe checkpoint loading and atomic checkpoint writing."""
+from .atomic_local_backend import AtomicLocalBackend
+from .checkpoint import (SAFE_GLOBALS, UnsafeCheckpointError,
+                         install_safe_checkpoint_loader, load_from_http_safe,
+                         load_from_local_safe, safe_torch_load)
 
-
-def install_safe_checkpoint_loader() -> None:
-    """Placeholder until marl_mm/utils/checkpoint.py lands (same session)."""
+__all__ = [
+    'AtomicLocalBackend', 'SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'install_safe_checkpoint_loader', 'load_from_http_safe',
+    'load_from_local_safe', 'safe_torch_load'
+]
