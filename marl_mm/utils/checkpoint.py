@@ -97,11 +97,13 @@ SAFE_GLOBALS: List[Tuple[Any, str]] = [
     # dataset's metainfo came from a config.
     (ConfigDict, 'mmengine.config.config.ConfigDict'),
 ]
-# numpy >= 1.25 may write dtypes by their class (numpy.dtypes.Float64DType).
-_dtypes = getattr(np, 'dtypes', None)
-if _dtypes is not None:
-    SAFE_GLOBALS += [(getattr(_dtypes, n), f'numpy.dtypes.{n}')
-                     for n in dir(_dtypes) if n.endswith('DType')]
+# Unpickling a dtype calls __setstate__ on it, which torch allows only for
+# allowlisted types; since numpy 1.25 np.dtype('f8') is an instance of
+# numpy.dtypes.Float64DType, so the dtype classes are needed too.
+_DTYPES = getattr(np, 'dtypes', None)
+if _DTYPES is not None:
+    SAFE_GLOBALS += [(getattr(_DTYPES, n), f'numpy.dtypes.{n}')
+                     for n in dir(_DTYPES) if n.endswith('DType')]
 _SAFE_NAMES = frozenset(name for _, name in SAFE_GLOBALS)
 
 
