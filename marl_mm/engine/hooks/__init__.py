@@ -1,0 +1,4 @@
+"""Runner hooks (registered in mmpretrain's HOOKS)."""
+from .policy_gradient_hook import PolicyGradientHook
+
+__all__ = ['PolicyGradientHook']
