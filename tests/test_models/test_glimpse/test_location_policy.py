@@ -1,0 +1,53 @@
+"""GaussianLocationPolicy: mean, log-probability, zero init, detaching."""
+import math
+
+import torch
+
+from marl_mm.models.glimpse import GaussianLocationPolicy
+
+
+def test_log_prob_matches_normal_density():
+    mu = torch.tensor([[0.1, -0.3], [0.5, 0.2]])
+    act = torch.tensor([[0.2, -0.1], [0.4, 0.5]])
+    sigma = 0.11
+    expected = torch.distributions.Normal(mu, sigma).log_prob(act).sum(-1)
+    torch.testing.assert_close(
+        GaussianLocationPolicy.log_prob(act, mu, sigma), expected)
+    # hand value for one coordinate pair
+    z = torch.tensor([0.1, 0.2]) / sigma
+    hand = float((-0.5 * z ** 2).sum() - 2 * math.log(sigma * math.sqrt(
+        2 * math.pi)))
+    assert abs(GaussianLocationPolicy.log_prob(act, mu, sigma)[0] - hand) < 1e-4
+
+
+def test_zero_init_gives_centre_and_tanh_mean():
+    torch.manual_seed(0)
+    pol = GaussianLocationPolicy(4, zero_init=True)
+    pol.init_weights()
+    mu, pre = pol(torch.randn(3, 4))
+    assert mu.abs().max() == 0 and pre.abs().max() == 0
+    pol = GaussianLocationPolicy(4, zero_init=False)
+    state = torch.randn(3, 4)
+    mu, pre = pol(state)
+    lin = pol.net[0]
+    torch.testing.assert_close(pre, state @ lin.weight.t() + lin.bias)
+    torch.testing.assert_close(mu, torch.tanh(pre))
+
+
+def test_sample_is_detached_and_clipped():
+    torch.manual_seed(0)
+    mu = torch.full((1000, 2), 0.95, requires_grad=True)
+    raw, loc = GaussianLocationPolicy.sample(mu, 0.11)
+    assert not raw.requires_grad and not loc.requires_grad
+    assert loc.max() <= 1 and (raw > 1).any()
+    assert abs(raw.std().item() - 0.11) < 0.01
+
+
+def test_detach_input_stops_gradient():
+    state = torch.randn(2, 4, requires_grad=True)
+    pol = GaussianLocationPolicy(4, detach_input=True, zero_init=False)
+    pol(state)[0].sum().backward()
+    assert state.grad is None
+    pol = GaussianLocationPolicy(4, detach_input=False, zero_init=False)
+    pol(state)[0].sum().backward()
+    assert state.grad is not None and state.grad.abs().sum() > 0
