@@ -1,0 +1,61 @@
+"""Reward of RARNN's emission indicator (Li et al., ACM MM 2018, Eq. 6),
+returned at the last candidate glimpse::
+
+    R_T = -R_e                    if N_e = 0
+        = N_+ R_+ - N_- R_-       otherwise
+
+(paper: ``R_+ = 1``, ``R_- = 0.1``, ``R_e = 10``). Default chosen here for
+what a "classification" is (METHOD.md): every emitted glimpse predicts the
+argmax of its ``P_i``; ``N_+`` / ``N_-`` count the DISTINCT predicted labels
+that are / are not in the ground truth (two glimpses predicting the same
+label count once). Ties in the argmax go to the lower class index.
+"""
+import torch
+import torch.nn.functional as F
+
+
+class EmissionReward:
+    """Eq. 6 for a batch of emission sequences.
+
+    Args:
+        pos_reward: R_+ (paper: 1).
+        neg_penalty: R_- (paper: 0.1).
+        empty_penalty: R_e (paper: 10).
+    """
+
+    def __init__(self, pos_reward: float = 1., neg_penalty: float = 0.1,
+                 empty_penalty: float = 10.) -> None:
+        self.pos_reward = float(pos_reward)
+        self.neg_penalty = float(neg_penalty)
+        self.empty_penalty = float(empty_penalty)
+
+    def __call__(self, glimpse_scores: torch.Tensor, emitted: torch.Tensor,
+                 gt: torch.Tensor) -> torch.Tensor:
+        """Args:
+            glimpse_scores: ``(N, T, D)`` per-glimpse scores (any monotone
+                transform of ``P_i``).
+            emitted: ``(N, T)`` bool emission mask.
+            gt: ``(N, D)`` multi-hot ground truth.
+
+        Returns:
+            ``(N,)`` float rewards (no gradient).
+        """
+        if glimpse_scores.dim() != 3 or emitted.shape != glimpse_scores.shape[
+                :2] or gt.shape != (glimpse_scores.shape[0],
+                                    glimpse_scores.shape[2]):
+            raise ValueError(
+                'EmissionReward: expected glimpse_scores (N, T, D), emitted '
+                f'(N, T) and gt (N, D), got {tuple(glimpse_scores.shape)}, '
+                f'{tuple(emitted.shape)} and {tuple(gt.shape)}')
+        emitted = emitted.bool()
+        label = glimpse_scores.detach().argmax(-1)  # (N, T)
+        votes = F.one_hot(label, glimpse_scores.shape[-1]).bool()  # (N, T, D)
+        predicted = (votes & emitted[..., None]).any(1)  # (N, D): distinct
+        positive = gt > 0
+        n_pos = (predicted & positive).sum(-1).float()  # (N,)
+        n_neg = (predicted & ~positive).sum(-1).float()  # (N,)
+        reward = n_pos * self.pos_reward - n_neg * self.neg_penalty
+        nothing = ~emitted.any(-1)  # (N,)
+        return torch.where(nothing, torch.full_like(reward,
+                                                    -self.empty_penalty),
+                           reward)

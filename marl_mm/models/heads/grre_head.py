@@ -1,0 +1,392 @@
+"""RARNN head: emission indicator, gated recurrent relation extractor and the
+glimpse classifier (Li et al., "Attentive Recurrent Neural Network for
+Weak-supervised Multi-label Image Classification", ACM MM 2018, Secs.
+3.3-3.5, Eqs. 3-10).
+
+Input: :class:`~marl_mm.models.necks.GlimpseFeatures` from
+:class:`RHNContextNeck` (``x`` (B, T, 512) glimpse features, ``c`` (B, T, 512)
+context features, ``a`` (B, T, 512, 7, 7) attention maps).
+
+* Emission (Sec. 3.3, :class:`EmissionIndicator`): ``p_t = sigmoid(FC(X_t))``;
+  training samples ``K`` Bernoulli sequences per image (paper: K = 4, folded
+  into the batch as ``B*K`` rows), test emits ``[p_t > 0.5]`` (at least the
+  argmax).
+* Relation (Sec. 3.4, :class:`GRRE`, Eqs. 7-8) over the emitted glimpses,
+  batched with the emission mask.
+* Prediction (Eq. 9): ``P_i = softmax(W_xp X_i + W_cp C_i + W_op O_i)``;
+  image scores: category-wise max of ``P_i`` over the emitted glimpses.
+* Classification loss (Eq. 10): ``(1/N_e) sum_i -log P_hat_i`` over the
+  emitted glimpses, averaged over the K samples and the images; a sample
+  that emits nothing, or an image without labels, has no term.
+* Policy (Eqs. 3-6): REINFORCE with the reward of Eq. 6
+  (:class:`EmissionReward`) at the last glimpse, so ``R_t = R_T`` for all t:
+  ``loss_pg = -mean_samples[(R - b) sum_t log pi(e_t)]``.
+
+Gradient routing: the emission samples are discrete (``torch.bernoulli``
+without gradient), so the classification loss never reaches the emission
+policy; the reward is computed from detached predictions; the value baseline
+reads detached features and its advantage is detached, so ``loss_value``
+reaches only the value network; REINFORCE reaches only the emission FC
+(``detach_input=True`` of the indicator, the default) or also the RHN.
+
+Predictions (:meth:`predict`) put into each ``DataSample``:
+
+* ``pred_score`` ``(D,)``: the image scores (probabilities in [0, 1]);
+* ``emission_mask`` ``(T,)`` bool: the emitted candidates
+  (``emission_mask.nonzero()`` gives their indices);
+* ``emission_prob`` ``(T,)``: ``p_t`` (all ones without emission indicator);
+* ``glimpse_scores`` ``(T, D)``: ``P_t`` of every candidate (only emitted ones
+  enter ``pred_score``);
+* ``attention_maps`` ``(T, S, S)``: ``A_t`` averaged over channels.
+
+Choices where the paper is open (constructor options; "paper" marks the
+paper's setting, the rest are defaults chosen here):
+
+* ``assignment``: how Eq. 10's ``P_hat_i`` reads a multi-label target:
+  'soft' ``-sum_c p_hat_c log P_i^c`` with ``p_hat = y / ||y||_1`` (default) |
+  'best_gt' ``-log max_{c in GT} P_i^c``.
+* ``baseline_mode``: 'learned' (paper, Eq. 5: a value network
+  :class:`RewardBaseline` on the detached mean glimpse feature of the image,
+  shared by its K samples and all t, trained by MSE to R) |
+  'leave_one_out' (mean reward of the image's other K-1 samples) |
+  'running_mean' (the PolicyGradientHook's running mean reward,
+  ``external_baseline``) | 'none'.
+* against the emission collapse of METHOD.md ("emit nothing" / "emit all"):
+  ``advantage_norm='meanstd'`` (advantages centred and divided by their batch
+  std; paper: 'none'; 'std' only divides), ``entropy_weight=0.01``
+  (Bernoulli entropy bonus, added to ``loss_pg``; paper: 0), and the
+  indicator's ``bias_init=0`` / ``weight_std=0.01`` / ``detach_input=True``
+  (``emission`` config). ``lambda_pg`` / ``lambda_value`` weight the two
+  policy losses (default 1).
+* ``num_samples`` K (paper: 4); reward constants ``reward`` (paper: R_+ = 1,
+  R_- = 0.1, R_e = 10).
+* ablations (Table 1): ``use_context=False`` (w/o CE), ``use_emission=False``
+  (w/o EI: all T glimpses emitted, no policy), ``relation='none'`` (w/o GRRE)
+  or ``'rnn'`` (:class:`GRREPlainRNN`, w/o GRRE w. RNN).
+* ``W_xp`` has a bias, ``W_cp`` / ``W_op`` none (one bias is enough); they
+  keep PyTorch's default init; the GRRE uses N(0, ``relation_init_std`` =
+  0.1) weights and zero biases (paper).
+"""
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample, label_to_onehot
+
+from ..glimpse.emission_indicator import EmissionIndicator
+from ..glimpse.emission_reward import EmissionReward
+from ..glimpse.grre import GRRE
+from ..glimpse.grre_plain_rnn import GRREPlainRNN
+from ..glimpse.policy_head_mixin import PolicyHeadMixin
+from ..glimpse.reward_baseline import RewardBaseline
+from ..necks.glimpse_features import GlimpseFeatures
+
+ASSIGNMENTS = ('soft', 'best_gt')
+RELATIONS = ('grre', 'rnn', 'none')
+BASELINE_MODES = ('learned', 'leave_one_out', 'running_mean', 'none')
+ADVANTAGE_NORMS = ('none', 'std', 'meanstd')
+
+
+@MODELS.register_module()
+class GRREHead(BaseModule, PolicyHeadMixin):
+    """RARNN head (see the module docstring for equations and options).
+
+    Args:
+        num_classes: D.
+        in_channels: size of ``X_t`` (paper: 512).
+        context_channels: size of ``C_t`` (paper: 512).
+        relation_channels: size of ``O_i`` (paper: 512).
+        num_samples: K emission sequences per image in training (paper: 4).
+        use_context: use ``W_cp C_i`` in Eq. 9 (False: w/o CE).
+        use_emission: learn the emission indicator (False: w/o EI).
+        relation: 'grre' | 'rnn' | 'none'.
+        relation_init_std: Gaussian init std of the relation module (0.1).
+        assignment: 'soft' | 'best_gt' (Eq. 10 for multi-label targets).
+        reward: keyword arguments of :class:`EmissionReward`.
+        emission: keyword arguments of :class:`EmissionIndicator`, or a
+            built indicator.
+        baseline_mode: 'learned' | 'leave_one_out' | 'running_mean' | 'none'.
+        baseline_hidden: hidden width of the learned value network.
+        advantage_norm: 'none' | 'std' | 'meanstd'.
+        entropy_weight: weight of the emission entropy bonus.
+        lambda_pg: weight of the REINFORCE loss.
+        lambda_value: weight of the value network's MSE loss.
+        init_cfg: mmengine init config.
+    """
+
+    exploration_name = None
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int = 512,
+                 context_channels: int = 512,
+                 relation_channels: int = 512,
+                 num_samples: int = 4,
+                 use_context: bool = True,
+                 use_emission: bool = True,
+                 relation: str = 'grre',
+                 relation_init_std: float = 0.1,
+                 assignment: str = 'soft',
+                 reward: Optional[dict] = None,
+                 emission: Optional[Union[dict, nn.Module]] = None,
+                 baseline_mode: str = 'learned',
+                 baseline_hidden: int = 256,
+                 advantage_norm: str = 'meanstd',
+                 entropy_weight: float = 0.01,
+                 lambda_pg: float = 1.,
+                 lambda_value: float = 1.,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        for name, value, choices in (
+                ('assignment', assignment, ASSIGNMENTS),
+                ('relation', relation, RELATIONS),
+                ('baseline_mode', baseline_mode, BASELINE_MODES),
+                ('advantage_norm', advantage_norm, ADVANTAGE_NORMS)):
+            if value not in choices:
+                raise ValueError(f'GRREHead: {name} must be one of {choices}, '
+                                 f'got {value!r}')
+        if num_classes < 1 or num_samples < 1:
+            raise ValueError('GRREHead: num_classes and num_samples must be '
+                             f'>= 1, got {num_classes} and {num_samples}')
+        if baseline_mode == 'leave_one_out' and num_samples < 2:
+            raise ValueError("GRREHead: baseline_mode='leave_one_out' needs "
+                             f'num_samples >= 2, got {num_samples}')
+        # The mixin knows 'learned' | 'running_mean' | 'none'; the leave-one-
+        # out baseline needs nothing from the hook, so it registers as 'none'.
+        self._init_policy_state(
+            exploration=None,
+            baseline_mode='none' if baseline_mode == 'leave_one_out' else
+            baseline_mode)
+        self.baseline_mode = baseline_mode
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.num_samples = num_samples if use_emission else 1
+        self.use_context = use_context
+        self.use_emission = use_emission
+        self.relation_type = relation
+        self.assignment = assignment
+        self.advantage_norm = advantage_norm
+        self.entropy_weight = entropy_weight
+        self.lambda_pg = lambda_pg
+        self.lambda_value = lambda_value
+        self.reward_fn = EmissionReward(**(reward or {}))
+
+        self.emission = None
+        self.baseline = None
+        if use_emission:
+            self.emission = emission if isinstance(emission, nn.Module) else \
+                EmissionIndicator(in_channels, **(emission or {}))
+            if baseline_mode == 'learned':
+                self.baseline = RewardBaseline(in_channels, baseline_hidden)
+        if relation == 'grre':
+            self.relation = GRRE(in_channels, relation_channels,
+                                 init_std=relation_init_std)
+        elif relation == 'rnn':
+            self.relation = GRREPlainRNN(in_channels, relation_channels,
+                                         init_std=relation_init_std)
+        else:
+            self.relation = None
+        self.w_xp = nn.Linear(in_channels, num_classes)
+        self.w_cp = (nn.Linear(context_channels, num_classes, bias=False)
+                     if use_context else None)
+        self.w_op = (nn.Linear(relation_channels, num_classes, bias=False)
+                     if self.relation is not None else None)
+
+    # ------------------------------------------------------------ helpers
+    def _features(self, feats) -> GlimpseFeatures:
+        if not isinstance(feats, GlimpseFeatures):
+            if isinstance(feats, (tuple, list)) and len(feats) == 4:
+                feats = GlimpseFeatures(*feats)
+            else:
+                raise TypeError(
+                    'GRREHead: expected GlimpseFeatures (x, v, a, c) from '
+                    f'RHN / RHNContextNeck, got {type(feats).__name__}')
+        x = feats.x
+        if x.dim() != 3 or x.shape[-1] != self.in_channels:
+            raise ValueError(f'GRREHead: expected x of shape (B, T, '
+                             f'in_channels={self.in_channels}), got '
+                             f'{tuple(x.shape)}')
+        if self.use_context and (feats.c is None or
+                                 feats.c.shape[:2] != x.shape[:2]):
+            got = None if feats.c is None else tuple(feats.c.shape)
+            raise ValueError(
+                'GRREHead: use_context=True needs the context features c of '
+                f'shape (B, T, context_channels) from RHNContextNeck, got '
+                f'{got}; set use_context=False for the w/o CE ablation')
+        return feats
+
+    def _targets(self, data_samples: List[DataSample],
+                 device: torch.device) -> torch.Tensor:
+        rows = []
+        for i, ds in enumerate(data_samples):
+            if 'gt_score' in ds:
+                rows.append(ds.gt_score.float())
+            elif 'gt_label' in ds:
+                rows.append(label_to_onehot(ds.gt_label,
+                                            self.num_classes).float())
+            else:
+                raise ValueError(f'GRREHead.loss: data_samples[{i}] has '
+                                 'neither gt_score nor gt_label')
+        y = torch.stack(rows).to(device)  # (B, D)
+        if y.shape[-1] != self.num_classes:
+            raise ValueError(f'GRREHead.loss: gt_score has {y.shape[-1]} '
+                             f'classes, expected {self.num_classes}')
+        return y
+
+    def _glimpse_log_probs(self, feats: GlimpseFeatures, emitted: torch.Tensor,
+                           num_samples: int) -> torch.Tensor:
+        """Eq. 9 for every candidate, ``log P`` of shape ``(B*K, T, D)``.
+
+        ``emitted`` (B*K, T) only shapes the relation term ``O_i``.
+        """
+        x = feats.x  # (B, T, Dx)
+        logits = self.w_xp(x)  # (B, T, D)
+        if self.use_context:
+            logits = logits + self.w_cp(feats.c)  # (B, T, D)
+        logits = logits.repeat_interleave(num_samples, 0)  # (B*K, T, D)
+        if self.relation is not None:
+            o = self.relation(x.repeat_interleave(num_samples, 0),
+                              emitted)  # (B*K, T, Dr): Eqs. 7-8
+            logits = logits + self.w_op(o)  # (B*K, T, D)
+        return logits.log_softmax(-1)
+
+    def _emit(self, feats: GlimpseFeatures
+              ) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+        """Test-time emission: ``(logits or None, mask (B, T))``."""
+        x = feats.x
+        if not self.use_emission:
+            return None, x.new_ones(x.shape[:2], dtype=torch.bool)
+        logits = self.emission(x)  # (B, T)
+        return logits, EmissionIndicator.greedy(logits)
+
+    @staticmethod
+    def _image_scores(log_p: torch.Tensor,
+                      emitted: torch.Tensor) -> torch.Tensor:
+        """Category-wise max of ``P_i`` over emitted glimpses: ``(N, D)``."""
+        return (log_p.exp() * emitted[..., None]).amax(1)
+
+    def forward(self, feats) -> torch.Tensor:
+        """Image scores ``(B, D)`` (probabilities) with test-time emission."""
+        feats = self._features(feats)
+        _, emitted = self._emit(feats)
+        return self._image_scores(self._glimpse_log_probs(feats, emitted, 1),
+                                  emitted)
+
+    def predict_scores(self, feats) -> torch.Tensor:
+        """``(B, D)`` probabilities that go into ``pred_score``."""
+        return self.forward(feats)
+
+    # --------------------------------------------------------------- loss
+    def _cls_loss(self, log_p: torch.Tensor, y: torch.Tensor,
+                  emitted: torch.Tensor) -> torch.Tensor:
+        """Eq. 10 averaged over the samples that emitted and have labels."""
+        positive = y > 0  # (N, D)
+        has_gt = positive.any(-1)  # (N,)
+        if self.assignment == 'soft':
+            p_hat = y / y.sum(-1, keepdim=True).clamp(min=1)  # (N, D)
+            per_glimpse = -(p_hat[:, None] * log_p).sum(-1)  # (N, T)
+        else:
+            low = torch.finfo(log_p.dtype).min
+            best = log_p.masked_fill(~positive[:, None], low).amax(-1)
+            per_glimpse = torch.where(has_gt[:, None], -best,
+                                      torch.zeros_like(best))  # (N, T)
+        num_emitted = emitted.sum(-1)  # (N,)
+        per_sample = (per_glimpse * emitted).sum(-1) / num_emitted.clamp(
+            min=1)  # (N,)
+        valid = (has_gt & (num_emitted > 0)).float()  # (N,)
+        return (per_sample * valid).sum() / valid.sum().clamp(min=1)
+
+    def _advantage(self, reward: torch.Tensor, x: torch.Tensor,
+                   losses: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """``R - b`` per sample ``(B*K,)`` (detached); adds ``loss_value``."""
+        k = self.num_samples
+        if self.baseline_mode == 'learned':
+            b = self.baseline(x.mean(1)).repeat_interleave(k)  # (B*K,)
+            losses['loss_value'] = self.lambda_value * F.mse_loss(b, reward)
+            adv = reward - b.detach()
+        elif self.baseline_mode == 'leave_one_out':
+            r = reward.view(-1, k)  # (B, K)
+            adv = (r - (r.sum(1, keepdim=True) - r) / (k - 1)).flatten()
+        elif self.baseline_mode == 'running_mean' and \
+                self.external_baseline is not None:
+            adv = reward - self.external_baseline
+        else:
+            adv = reward
+        if self.advantage_norm == 'meanstd':
+            adv = adv - adv.mean()
+        if self.advantage_norm != 'none' and adv.numel() > 1:
+            adv = adv / (adv.std(unbiased=False) + 1e-6)
+        return adv.detach()
+
+    def loss(self, feats, data_samples: List[DataSample]
+             ) -> Dict[str, torch.Tensor]:
+        """Classification, REINFORCE and value losses.
+
+        Returns:
+            ``loss_cls``; with the emission indicator also ``loss_pg`` and
+            (learned baseline) ``loss_value``; logged values ``reward``,
+            ``emission_rate``, ``num_emitted``, ``adv_abs``.
+        """
+        feats = self._features(feats)
+        x = feats.x  # (B, T, Dx)
+        k = self.num_samples
+        y = self._targets(data_samples, x.device).repeat_interleave(k, 0)
+        if self.use_emission:
+            logits = self.emission(x)  # (B, T)
+            emitted = EmissionIndicator.sample(logits, k)  # (B*K, T)
+        else:
+            emitted = x.new_ones(x.shape[:2], dtype=torch.bool)  # (B, T)
+        log_p = self._glimpse_log_probs(feats, emitted, k)  # (B*K, T, D)
+        losses = {'loss_cls': self._cls_loss(log_p, y, emitted)}
+        reward = self.reward_fn(log_p.detach(), emitted, y)  # (B*K,): Eq. 6
+
+        stats = dict(reward=reward.mean(),
+                     emission_rate=emitted.float().mean(),
+                     num_emitted=emitted.sum(-1).float().mean())
+        if self.use_emission:
+            adv = self._advantage(reward, x, losses)  # (B*K,)
+            log_pi = EmissionIndicator.log_prob(
+                logits.repeat_interleave(k, 0), emitted)  # (B*K,)
+            entropy = EmissionIndicator.entropy(logits).mean()
+            losses['loss_pg'] = (self.lambda_pg * -(adv * log_pi).mean() -
+                                 self.entropy_weight * entropy)  # Eq. 5
+            stats.update(advantage_abs=adv.abs().mean(), entropy=entropy)
+        self._record_rl_stats(**stats)
+        losses.update(reward=stats['reward'].detach(),
+                      emission_rate=stats['emission_rate'],
+                      num_emitted=stats['num_emitted'])
+        if 'advantage_abs' in stats:
+            losses['adv_abs'] = stats['advantage_abs']
+        return losses
+
+    # ------------------------------------------------------------ predict
+    def predict(self, feats, data_samples: Optional[List[
+            Optional[DataSample]]] = None) -> List[DataSample]:
+        """Fill ``pred_score``, ``emission_mask``, ``emission_prob``,
+        ``glimpse_scores`` and ``attention_maps`` (module docstring)."""
+        feats = self._features(feats)
+        logits, emitted = self._emit(feats)  # (B, T) each
+        log_p = self._glimpse_log_probs(feats, emitted, 1)  # (B, T, D)
+        scores = self._image_scores(log_p, emitted).detach()  # (B, D)
+        prob = (logits.sigmoid() if logits is not None else
+                emitted.float()).detach()  # (B, T)
+        attention = (feats.a.mean(2).detach() if feats.a is not None else
+                     None)  # (B, T, S, S)
+        glimpse_scores = log_p.exp().detach()  # (B, T, D)
+        if data_samples is None:
+            data_samples = [None] * scores.shape[0]
+        results = []
+        for i, ds in enumerate(data_samples):
+            ds = DataSample() if ds is None else ds
+            ds.set_pred_score(scores[i])
+            ds.set_field(emitted[i], 'emission_mask')
+            ds.set_field(prob[i], 'emission_prob')
+            ds.set_field(glimpse_scores[i], 'glimpse_scores')
+            if attention is not None:
+                ds.set_field(attention[i], 'attention_maps')
+            results.append(ds)
+        return results

@@ -1,0 +1,192 @@
+"""Recurrent highlight network (RHN) of RARNN (Li et al., "Attentive Recurrent
+Neural Network for Weak-supervised Multi-label Image Classification", ACM MM
+2018, Sec. 3.2, Eqs. 1-2).
+
+From the backbone map ``V_I`` (``C x S x S``; 512 x 7 x 7 for VGG16 with
+pool5) it produces ``T`` candidate glimpses, one recurrent step each:
+
+* guide network (Eq. 1), computed overflow-free::
+
+      l_{t-1} = (exp(X^max) - exp(X)) / sum_j exp(X^j)
+              = (1 - exp(X - X^max)) / sum_j exp(X^j - X^max)
+
+* attention (Eq. 2): ``A_t = ReLU(Deconv(l_{t-1}))``, a transposed
+  convolution with kernel ``S`` from ``Dx x 1 x 1`` to ``C x S x S`` (paper);
+* ``V_t = V_I * A_t`` (element-wise, paper);
+  ``X_t = ReLU(FC(V_t))`` in ``R^Dx`` (paper, ``Dx = 512``).
+
+Choices where the paper is open (constructor options):
+
+* ``init_glimpse='image'``: ``X_0 = ReLU(FC(V_I))`` with the same FC, so the
+  first attention is guided by the unweighted image (default chosen here);
+  ``'zeros'``: ``X_0 = 0`` (then ``l_0 = 0`` and ``A_1 = ReLU(bias)``).
+* ``num_glimpses=10`` (paper: T = 10).
+* ``spatial_size`` / ``in_channels`` are options so that other backbones can
+  be used (the paper only has 512 x 7 x 7); ``adaptive_pool=True`` resamples
+  a map of any size to ``S x S`` by adaptive average pooling (default False:
+  a size mismatch is an error).
+* initialisation (the paper gives none; defaults chosen here): the
+  deconvolution's weights N(0, ``deconv_std`` = 0.01) and bias
+  ``attention_bias_init`` = 1, so every ``A_t`` starts close to 1 and
+  ``V_t`` close to ``V_I`` (the pretrained features reach the classifier at
+  their own scale; with PyTorch's default init ``A_t`` starts around 3e-3
+  and nearly constant). ``l_{t-1}`` has entries in ``[0, 1)``, so the
+  weights then make the glimpses differ by roughly +-20%. The FC keeps
+  PyTorch's default init.
+
+The only Python loop is over the recurrent steps t; every step is batched.
+"""
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from mmpretrain.registry import MODELS
+
+from .glimpse_features import GlimpseFeatures
+
+INIT_GLIMPSES = ('image', 'zeros')
+
+
+def guide(x: torch.Tensor) -> torch.Tensor:
+    """Guide network, Eq. 1, in the overflow-free form.
+
+    Args:
+        x: ``(..., Dx)`` previous glimpse feature ``X_{t-1}``.
+
+    Returns:
+        ``(..., Dx)`` ``l_{t-1}``: 0 at the largest activation, close to
+        ``1 / sum_j exp(X^j - X^max)`` for small ones.
+    """
+    shifted = x - x.amax(-1, keepdim=True)  # (..., Dx), <= 0
+    e = shifted.exp()  # (..., Dx), in (0, 1]
+    return (1 - e) / e.sum(-1, keepdim=True)
+
+
+@MODELS.register_module()
+class RHN(BaseModule):
+    """Recurrent highlight network (see the module docstring).
+
+    Args:
+        in_channels: C of the backbone map (paper: 512).
+        feat_dims: Dx, size of the glimpse feature ``X_t`` (paper: 512).
+        spatial_size: S, the map's height and width (paper: 7).
+        num_glimpses: T candidate glimpses (paper: 10).
+        init_glimpse: 'image' (default chosen here) or 'zeros'.
+        adaptive_pool: pool a map of another size to ``S x S`` instead of
+            raising an error (default False).
+        deconv_std: std of the deconvolution's Gaussian weight init (0.01).
+        attention_bias_init: initial deconvolution bias (1.0).
+        init_cfg: mmengine init config (overrides the two above if given).
+    """
+
+    def __init__(self,
+                 in_channels: int = 512,
+                 feat_dims: int = 512,
+                 spatial_size: int = 7,
+                 num_glimpses: int = 10,
+                 init_glimpse: str = 'image',
+                 adaptive_pool: bool = False,
+                 deconv_std: float = 0.01,
+                 attention_bias_init: float = 1.,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if init_glimpse not in INIT_GLIMPSES:
+            raise ValueError(f'RHN: init_glimpse must be one of '
+                             f'{INIT_GLIMPSES}, got {init_glimpse!r}')
+        if min(in_channels, feat_dims, spatial_size, num_glimpses) < 1:
+            raise ValueError(
+                'RHN: in_channels, feat_dims, spatial_size and num_glimpses '
+                f'must be >= 1, got {in_channels}, {feat_dims}, '
+                f'{spatial_size}, {num_glimpses}')
+        self.in_channels = in_channels
+        self.feat_dims = feat_dims
+        self.spatial_size = spatial_size
+        self.num_glimpses = num_glimpses
+        self.init_glimpse = init_glimpse
+        self.adaptive_pool = adaptive_pool
+        self.deconv = nn.ConvTranspose2d(feat_dims, in_channels,
+                                         kernel_size=spatial_size)
+        self.fc = nn.Linear(in_channels * spatial_size * spatial_size,
+                            feat_dims)
+        self.deconv_std = deconv_std
+        self.attention_bias_init = attention_bias_init
+        self._reset()
+
+    def _reset(self) -> None:
+        nn.init.normal_(self.deconv.weight, 0., self.deconv_std)
+        nn.init.constant_(self.deconv.bias, self.attention_bias_init)
+
+    def init_weights(self) -> None:
+        """Deconvolution init of the module docstring unless ``init_cfg``."""
+        if self.init_cfg:
+            super().init_weights()
+        else:
+            self._reset()
+
+    def _feature_map(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
+                     ) -> torch.Tensor:
+        v = inputs[-1] if isinstance(inputs, (tuple, list)) else inputs
+        if not torch.is_tensor(v) or v.dim() != 4 or \
+                v.shape[1] != self.in_channels:
+            shape = tuple(v.shape) if torch.is_tensor(v) else type(v).__name__
+            raise ValueError(
+                f'RHN: expected the backbone output (a tuple whose last item '
+                f'is a (B, in_channels={self.in_channels}, H, W) map), got '
+                f'{shape}')
+        size = (self.spatial_size, self.spatial_size)
+        if tuple(v.shape[-2:]) != size:
+            if not self.adaptive_pool:
+                raise ValueError(
+                    f'RHN: the deconvolution makes {size} attention maps but '
+                    f'the backbone map is {tuple(v.shape[-2:])}; set '
+                    f'spatial_size={v.shape[-1]} (or adaptive_pool=True, or '
+                    f'change the input size: VGG16 with pool5 needs 224)')
+            v = F.adaptive_avg_pool2d(v, size)
+        return v
+
+    def glimpse_feature(self, v: torch.Tensor) -> torch.Tensor:
+        """``X = ReLU(FC(V))``: ``(B, C, S, S) -> (B, Dx)``."""
+        return F.relu(self.fc(v.flatten(1)))
+
+    def attention(self, x_prev: torch.Tensor) -> torch.Tensor:
+        """Eqs. 1-2: ``A_t = ReLU(Deconv(guide(X_{t-1})))``.
+
+        Args:
+            x_prev: ``(B, Dx)``.
+
+        Returns:
+            ``(B, C, S, S)``.
+        """
+        l_prev = guide(x_prev)  # (B, Dx): Eq. 1
+        return F.relu(self.deconv(l_prev[..., None, None]))  # (B, C, S, S)
+
+    def forward(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
+                ) -> GlimpseFeatures:
+        """Generate the T candidate glimpses.
+
+        Args:
+            inputs: the backbone output, a tuple whose last item is the
+                ``(B, C, S, S)`` map ``V_I`` (or that map).
+
+        Returns:
+            :class:`GlimpseFeatures` with ``x`` (B, T, Dx), ``v`` and ``a``
+            (B, T, C, S, S), ``c=None``.
+        """
+        v_img = self._feature_map(inputs)  # (B, C, S, S)
+        if self.init_glimpse == 'image':
+            x = self.glimpse_feature(v_img)  # (B, Dx): X_0
+        else:
+            x = v_img.new_zeros(v_img.shape[0], self.feat_dims)  # (B, Dx)
+        xs, vs, attns = [], [], []
+        for _ in range(self.num_glimpses):
+            attn = self.attention(x)  # (B, C, S, S): A_t
+            v = v_img * attn  # (B, C, S, S): V_t
+            x = self.glimpse_feature(v)  # (B, Dx): X_t
+            xs.append(x)
+            vs.append(v)
+            attns.append(attn)
+        return GlimpseFeatures(x=torch.stack(xs, 1), v=torch.stack(vs, 1),
+                               a=torch.stack(attns, 1), c=None)
