@@ -72,3 +72,12 @@ class VGGFeatureMap(VGG):
         self.with_pool5 = with_pool5
         self.out_channels = 512
         self.stride = 32 if with_pool5 else 16
+
+    def train(self, mode: bool = True) -> 'VGGFeatureMap':
+        """Set train/eval mode (frozen stages stay in eval mode).
+
+        mmpretrain's ``VGG.train`` returns None; this returns ``self`` as
+        ``nn.Module.train`` does, so ``VGGFeatureMap().eval()`` chains.
+        """
+        super().train(mode)
+        return self
