@@ -5,9 +5,10 @@ with sigma = 0.11, clipped to ``[-1, 1]``; deterministic ``l = mu`` at test).
 Options against the policy collapse measured in METHOD.md ("Known
 pitfalls"); the paper's setting is ``detach_input=False, zero_init=False``:
 
-* ``detach_input`` (default True, chosen here): the localisation network
-  reads the state with its gradient stopped, so REINFORCE only trains this
-  network and cannot drag the shared LSTM state (the classifier's) around.
+* ``detach_input`` (default False = paper): True makes the localisation
+  network read the state with its gradient stopped, so REINFORCE only trains
+  this network and cannot drag the shared LSTM state around (but then the
+  state must already encode where objects are; see LSTMGlimpseHead).
 * ``zero_init`` (default True, chosen here): the output layer starts at zero,
   so every image starts at the centre, ``mu = 0``, away from tanh saturation.
 * ``hidden_dims`` (default None = the paper's single FC): an optional hidden
@@ -39,7 +40,7 @@ class GaussianLocationPolicy(BaseModule):
     """
 
     def __init__(self, in_dims: int, hidden_dims: Optional[int] = None,
-                 detach_input: bool = True, zero_init: bool = True,
+                 detach_input: bool = False, zero_init: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.detach_input = detach_input
