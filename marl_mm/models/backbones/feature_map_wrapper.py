@@ -22,16 +22,16 @@ from mmpretrain.registry import MODELS
 class FeatureMapWrapper(BaseModule):
     """Return one (B, C, H, W) map of a wrapped mmpretrain backbone.
 
-    To load pretrained weights, put the ``init_cfg`` in the inner backbone
-    config (its parameters live under ``backbone.backbone.`` in a
-    classifier, so the checkpoint's ``backbone.`` prefix matches there)::
+    The backbone lives under ``backbone.`` inside the wrapper, exactly as in
+    an mmpretrain classifier checkpoint, so the wrapper's own Pretrained
+    init loads such a checkpoint without a prefix (the checkpoint's head
+    keys are reported as unexpected and ignored)::
 
         backbone=dict(
             type='FeatureMapWrapper',
-            backbone=dict(type='ResNet', depth=18, out_indices=(2, 3),
-                          init_cfg=dict(type='Pretrained', checkpoint=URL,
-                                        prefix='backbone.')),
-            out_index=0)  # stage 3, stride 16
+            backbone=dict(type='ResNet', depth=18, out_indices=(2, 3)),
+            out_index=0,  # stage 3: stride 16, 256 channels
+            init_cfg=dict(type='Pretrained', checkpoint=URL))
 
     Args:
         backbone (dict or nn.Module): mmpretrain backbone config or module.
