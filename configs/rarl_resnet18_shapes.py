@@ -1,0 +1,33 @@
+# Quick start for RARL on a CPU: the generated shapes data (~128 px images),
+# a ResNet-18 from scratch cut after its third stage (stride 16, 256
+# channels, an 8 x 8 map), T = 3 steps of 9 anchors sized for 128 px inputs,
+# a small LSTM, and the sigmoid BCE loss (learns from random init; the paper
+# uses 'squared' on a pretrained VGG16). Minutes on two cores.
+#   python tools/dataset_converters/generate_shapes.py
+#   python tools/train.py configs/rarl_resnet18_shapes.py
+_base_ = [
+    '_base_/datasets/shapes_quickstart.py',
+    '_base_/schedules/quickstart_adam.py',
+    '_base_/default_runtime.py',
+]
+num_classes = 8  # must match the generated shapes data
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='FeatureMapWrapper',
+        backbone=dict(type='ResNet', depth=18, out_indices=(2, )),
+        out_index=-1),
+    head=dict(
+        type='LSTMGlimpseHead',
+        num_classes=num_classes,
+        in_channels=256,
+        feat_stride=16,
+        num_steps=3,
+        anchor_sizes=(24, 48, 96),
+        embed_dims=256,
+        hidden_dims=256,
+        baseline_hidden=64,
+        sigma=0.22,
+        loss_type='bce'))
+custom_hooks = [dict(type='PolicyGradientHook')]
+default_hooks = dict(logger=dict(interval=5))
