@@ -1,0 +1,102 @@
+"""mmpretrain's generic multi-label json, read with checks."""
+from typing import List, Optional
+
+from mmengine.fileio import exists, load
+
+from mmpretrain.datasets import MultiLabelDataset
+from mmpretrain.registry import DATASETS
+from .utils import check_label_indices, handle_unlabelled
+
+
+@DATASETS.register_module()
+class CheckedMultiLabelDataset(MultiLabelDataset):
+    """:class:`mmpretrain.datasets.MultiLabelDataset` with input checks.
+
+    Reads the same OpenMMLab 2.0 json::
+
+        {"metainfo": {"classes": ["a", "b", ...]},
+         "data_list": [{"img_path": "x.jpg", "gt_label": [0, 3]}, ...]}
+
+    and, unlike the parent (which accepts anything), checks that: the file
+    exists; ``classes`` are known (from the file or the config) and, when
+    both give them, agree; there are ``NUM_CLASSES`` of them when a subclass
+    fixes the count; each entry has ``img_path`` and ``gt_label``; every
+    label index is an integer in range (duplicates are merged). Images with
+    no label are dropped unless ``keep_empty=True``, the count logged
+    either way (see :mod:`marl_mm.datasets.utils`).
+
+    Args:
+        ann_file: the json (relative to ``data_root`` unless absolute).
+        keep_empty: keep unlabelled images with an empty target (default
+            False).
+        **kwargs: the other arguments of ``MultiLabelDataset``.
+    """
+
+    #: fixed class count of the benchmark (None: any).
+    NUM_CLASSES: Optional[int] = None
+    #: how the json is made, named in errors.
+    HOW_TO_MAKE = ('a json in mmpretrain\'s multi-label format '
+                   '(metainfo.classes + data_list)')
+
+    def __init__(self, ann_file: str, keep_empty: bool = False, **kwargs):
+        if not ann_file:
+            raise ValueError(f'{type(self).__name__}: ann_file is required '
+                             f'({self.HOW_TO_MAKE})')
+        self.keep_empty = bool(keep_empty)
+        super().__init__(ann_file=ann_file, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Load and check the json; see the class docstring.
+
+        Returns:
+            Entries with ``img_path`` (joined with the image prefix) and a
+            sorted ``gt_label`` list.
+        """
+        name = type(self).__name__
+        ann_file = self.ann_file
+        if not exists(ann_file):
+            raise FileNotFoundError(
+                f'{name}: annotation file {ann_file} not found; expected '
+                f'{self.HOW_TO_MAKE}')
+        annotations = load(ann_file)
+        if not isinstance(annotations, dict) or 'data_list' not in \
+                annotations:
+            raise ValueError(f'{name}: {ann_file} must be a json object with '
+                             "'metainfo' and 'data_list'")
+        file_meta = annotations.get('metainfo', {}) or {}
+        file_classes = file_meta.get('classes')
+        given = self._metainfo.get('classes')
+        if file_classes is not None and given is not None and \
+                tuple(file_classes) != tuple(given):
+            raise ValueError(
+                f'{name}: the classes given in the config ({len(given)}) '
+                f'differ from metainfo.classes of {ann_file} '
+                f'({len(file_classes)}); leave classes unset to use the '
+                "file's")
+        for key, value in file_meta.items():
+            self._metainfo.setdefault(key, value)
+        classes = self._metainfo.get('classes')
+        if classes is None:
+            raise ValueError(f'{name}: {ann_file} has no metainfo.classes '
+                             'and the config gives no classes')
+        self._metainfo['classes'] = tuple(classes)
+        num_classes = len(classes)
+        if self.NUM_CLASSES is not None and num_classes != self.NUM_CLASSES:
+            raise ValueError(
+                f'{name}: {ann_file} names {num_classes} classes, expected '
+                f'{self.NUM_CLASSES} for this benchmark')
+
+        data_list = []
+        for i, raw in enumerate(annotations['data_list']):
+            where = f'data_list[{i}]'
+            if not isinstance(raw, dict) or 'img_path' not in raw or \
+                    'gt_label' not in raw:
+                raise ValueError(f'{name}: {ann_file}: {where} needs '
+                                 "'img_path' and 'gt_label'")
+            raw = dict(raw)
+            raw['gt_label'] = check_label_indices(raw['gt_label'],
+                                                  num_classes, ann_file,
+                                                  where)
+            data_list.append(self.parse_data_info(raw))
+        return handle_unlabelled(data_list, self.keep_empty, self.test_mode,
+                                 name, ann_file)
