@@ -28,7 +28,10 @@ A file that needs any other global is refused with
 :class:`UnsafeCheckpointError`, naming the file and the offending globals;
 its pickle payload is never executed. If you trust such a file, load it
 yourself with ``torch.load(path, weights_only=False)`` and re-save the
-``state_dict``.
+``state_dict``. Known mmengine states outside the list, refused on purpose:
+``OneCycleParamScheduler`` (its state holds a bound method, i.e. the whole
+scheduler object) and statistics registered with
+``HistoryBuffer.register_statistics`` (arbitrary functions).
 
 Atomic saving lives in :mod:`marl_mm.utils.atomic_local_backend`.
 """
