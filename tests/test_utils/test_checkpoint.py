@@ -13,9 +13,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, METRICS, MODELS
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
+from mmpretrain.registry import DATASETS, METRICS, MODELS
 
 import marl_mm  # noqa: F401  (installs the loader)
 from marl_mm.utils import (SAFE_GLOBALS, AtomicLocalBackend,
@@ -72,6 +72,7 @@ def _cfg(work_dir, name, max_epochs=2, **kwargs):
         sampler=dict(type='DefaultSampler', shuffle=True),
         collate_fn=dict(type='default_collate'))
     return Config(dict(
+        default_scope='mmpretrain',  # as marl_mm configs
         model=dict(type='_ToyModel'),
         work_dir=str(work_dir),
         experiment_name=name,
