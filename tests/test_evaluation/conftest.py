@@ -41,7 +41,8 @@ PRF_PRED = [
 # Counts per class (difficult entry of image 3, class 2 left out):
 #   class 0: predicted in images 0, 1, 4 -> N_pred 3; GT 0, 2, 4 -> N_gt 3;
 #            correct 0, 4 -> N_correct 2.      P = 2/3, R = 2/3
-#   class 1: predicted 0, 3 -> 2; GT 1, 3 -> 2; correct 3 -> 1. P = 1/2, R = 1/2
+#   class 1: predicted 0, 3 -> 2; GT 1, 3 -> 2; correct 3 -> 1.
+#            P = 1/2, R = 1/2
 #   class 2: predicted 1 (3 is difficult) -> 1; GT 1, 4 -> 2; correct 1 -> 1.
 #            P = 1/1, R = 1/2
 #   class 3: never predicted, no GT: P = 0 (never predicted counts 0),
@@ -61,8 +62,13 @@ PRF_PRED = [
 # Per-class F1 = 2PR/(P+R): class 0: 2/3; class 1: 1/2;
 #   class 2: 2 * 1 * 1/2 / (3/2) = 2/3; class 3: 0.
 PRF_EXPECTED = dict(
-    CP=F(13, 24), CR=F(5, 12), CF1=F(65, 138), OP=F(2, 3), OR=F(4, 7),
-    OF1=F(8, 13), **{'N+': 3})
+    CP=F(13, 24),
+    CR=F(5, 12),
+    CF1=F(65, 138),
+    OP=F(2, 3),
+    OR=F(4, 7),
+    OF1=F(8, 13),
+    **{'N+': 3})
 PRF_EXPECTED_EXCLUDE = dict(CP=F(13, 18), CR=F(5, 9), CF1=F(130, 207))
 PRF_CLASSWISE = dict(
     precision=[F(2, 3), F(1, 2), F(1), F(0)],
@@ -134,13 +140,13 @@ AP_CLASSWISE = dict(
     noninterp=[F(34, 45), F(92, 105), F(0)],
     area=[F(34, 45), F(31, 35), F(0)],
     voc07_11point=[F(42, 55), F(69, 77), F(0)])
-AP_MEAN = dict(noninterp=F(514, 945), area=F(517, 945),
-               voc07_11point=F(639, 1155))
-AP_MEAN_EXCLUDE = dict(noninterp=F(514, 630), area=F(517, 630),
-                       voc07_11point=F(639, 770))
+AP_MEAN = dict(
+    noninterp=F(514, 945), area=F(517, 945), voc07_11point=F(639, 1155))
+AP_MEAN_EXCLUDE = dict(
+    noninterp=F(514, 630), area=F(517, 630), voc07_11point=F(639, 770))
 
 
-def to_data_samples(scores, target):
+def _to_data_samples(scores, target):
     """DataSamples as mmpretrain's VOC pipeline gives them: ``gt_label``
     (non-difficult labels) and ``gt_label_difficult`` in the metainfo."""
     samples = []
@@ -155,12 +161,26 @@ def to_data_samples(scores, target):
 
 @pytest.fixture
 def prf_case():
-    return dict(scores=PRF_SCORES, target=PRF_TARGET, pred=PRF_PRED,
-                expected=PRF_EXPECTED, exclude=PRF_EXPECTED_EXCLUDE,
-                classwise=PRF_CLASSWISE)
+    return dict(
+        scores=PRF_SCORES,
+        target=PRF_TARGET,
+        pred=PRF_PRED,
+        expected=PRF_EXPECTED,
+        exclude=PRF_EXPECTED_EXCLUDE,
+        classwise=PRF_CLASSWISE)
 
 
 @pytest.fixture
 def ap_case():
-    return dict(scores=AP_SCORES, target=AP_TARGET, classwise=AP_CLASSWISE,
-                mean=AP_MEAN, mean_exclude=AP_MEAN_EXCLUDE)
+    return dict(
+        scores=AP_SCORES,
+        target=AP_TARGET,
+        classwise=AP_CLASSWISE,
+        mean=AP_MEAN,
+        mean_exclude=AP_MEAN_EXCLUDE)
+
+
+@pytest.fixture
+def to_data_samples():
+    """``to_data_samples(scores, target)`` -> list of DataSample."""
+    return _to_data_samples

@@ -57,13 +57,14 @@ class BaseMultiLabelMetric(BaseMetric):
     def _label_indices(self, labels, field: str, index: int,
                        num_classes: int) -> torch.Tensor:
         """A label list/tensor as a 1-D long tensor of valid class indices."""
-        labels = torch.as_tensor(labels if labels is not None else [],
-                                 dtype=torch.long).reshape(-1)  # (L,)
+        labels = torch.as_tensor(
+            labels if labels is not None else [],
+            dtype=torch.long).reshape(-1)  # (L,)
         if labels.numel() and (labels.min() < 0
                                or labels.max() >= num_classes):
             raise ValueError(
-                f'{type(self).__name__}: data sample {index} has {field} '
-                f'{labels.tolist()} outside [0, {num_classes}) '
+                f'{type(self).__name__}: data sample {index} of the batch '
+                f'has {field} {labels.tolist()} outside [0, {num_classes}) '
                 f'({num_classes} classes)')
         return labels
 
@@ -80,18 +81,21 @@ class BaseMultiLabelMetric(BaseMetric):
         for i, sample in enumerate(data_samples):
             pred = sample.get('pred_score')
             if pred is None:
-                raise ValueError(f'{name}: data sample {i} has no pred_score '
-                                 '(the head must call set_pred_score)')
+                raise ValueError(
+                    f'{name}: data sample {i} of the batch has no pred_score '
+                    '(the head must call set_pred_score)')
             pred = torch.as_tensor(pred).detach().cpu().float()
             if pred.ndim != 1:
-                raise ValueError(f'{name}: pred_score of data sample {i} '
-                                 'must be 1-D (num_classes,), got shape '
-                                 f'{tuple(pred.shape)}')
+                raise ValueError(
+                    f'{name}: pred_score of data sample {i} of the batch '
+                    'must be 1-D (num_classes,), got shape '
+                    f'{tuple(pred.shape)}')
             num_classes = pred.numel()
             if expected is not None and num_classes != expected:
-                raise ValueError(f'{name}: pred_score of data sample {i} has '
-                                 f'{num_classes} classes but {source} says '
-                                 f'{expected}')
+                raise ValueError(
+                    f'{name}: pred_score of data sample {i} of the batch has '
+                    f'{num_classes} classes but {source} says '
+                    f'{expected}')
 
             gt_label = sample.get('gt_label')
             if sample.get('gt_score') is not None:
@@ -99,13 +103,13 @@ class BaseMultiLabelMetric(BaseMetric):
                 target = target.cpu().reshape(-1)  # (D,)
                 if target.numel() != num_classes:
                     raise ValueError(
-                        f'{name}: gt_score of data sample {i} has '
-                        f'{target.numel()} entries but pred_score has '
+                        f'{name}: gt_score of data sample {i} of the batch '
+                        f'has {target.numel()} entries but pred_score has '
                         f'{num_classes}')
                 if not torch.isin(target, target.new_tensor([0, 1])).all():
                     raise ValueError(
-                        f'{name}: gt_score of data sample {i} must be '
-                        f'multi-hot 0/1, got {target.tolist()}')
+                        f'{name}: gt_score of data sample {i} of the batch '
+                        f'must be multi-hot 0/1, got {target.tolist()}')
                 target = target.long()
             elif gt_label is not None:
                 labels = self._label_indices(gt_label, 'gt_label', i,
@@ -113,8 +117,9 @@ class BaseMultiLabelMetric(BaseMetric):
                 target = label_to_onehot(labels, num_classes).long().clamp(
                     max=1)  # (D,)
             else:
-                raise ValueError(f'{name}: data sample {i} has neither '
-                                 'gt_score nor gt_label')
+                raise ValueError(
+                    f'{name}: data sample {i} of the batch has neither '
+                    'gt_score nor gt_label')
 
             difficult = sample.get('gt_label_difficult')
             if difficult is not None and len(difficult):
@@ -128,8 +133,8 @@ class BaseMultiLabelMetric(BaseMetric):
 
             self.results.append(dict(pred_score=pred.clone(), target=target))
 
-    def _stack_results(self, results: List[dict]) -> Tuple[np.ndarray,
-                                                           np.ndarray]:
+    def _stack_results(self,
+                       results: List[dict]) -> Tuple[np.ndarray, np.ndarray]:
         """``(N, D)`` float64 scores and ``(N, D)`` {1, 0, -1} targets."""
         name = type(self).__name__
         if not results:
@@ -149,11 +154,12 @@ class BaseMultiLabelMetric(BaseMetric):
         if not empty.size:
             return
         classes = (self.dataset_meta or {}).get('classes')
-        names = [classes[c] if classes is not None else int(c)
-                 for c in empty[:10]]
+        names = [
+            classes[c] if classes is not None else int(c) for c in empty[:10]
+        ]
         more = f' and {empty.size - 10} more' if empty.size > 10 else ''
-        rule = ('count as 0 in' if empty_class == 'zero' else
-                'are left out of')
+        rule = ('count as 0 in'
+                if empty_class == 'zero' else 'are left out of')
         MMLogger.get_current_instance().warning(
             f'{type(self).__name__}: {empty.size} class(es) have no positive '
             f'(non-difficult) label in the evaluated set ({names}{more}); '

@@ -43,7 +43,8 @@ EMPTY_CLASS_RULES = ('zero', 'exclude')
 VOC07_RECALL_LEVELS = np.arange(11) / 10
 
 
-def _as_2d_array(x: ArrayLike, name: str,
+def _as_2d_array(x: ArrayLike,
+                 name: str,
                  dtype: type = np.float64) -> np.ndarray:
     """Convert ``x`` to a 2-D numpy array, with a clear error otherwise."""
     if isinstance(x, torch.Tensor):
@@ -150,9 +151,9 @@ def topk_thr_binarize(scores: ArrayLike,
     return keep
 
 
-def _positive_and_valid(target: ArrayLike, ignore_mask: Optional[ArrayLike],
-                        shape: Tuple[int, int]) -> Tuple[np.ndarray,
-                                                         np.ndarray]:
+def _positive_and_valid(
+        target: ArrayLike, ignore_mask: Optional[ArrayLike],
+        shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     """``(positive, valid)`` bool arrays from a {1, 0, -1} target and mask."""
     target = _as_2d_array(target, 'target')
     if target.shape != shape:
@@ -182,8 +183,8 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` with ``0 / 0 := 0``."""
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
-    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape),
-                     where=den > 0)
+    return np.divide(
+        num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
 
 
 def multilabel_prf(pred_bin: ArrayLike,
@@ -312,8 +313,9 @@ def average_precision(scores: ArrayLike,
     order = np.argsort(-scores, axis=0, kind='stable')  # (N, D)
     sorted_scores = np.take_along_axis(scores, order, axis=0)  # (N, D)
     tp = np.cumsum(np.take_along_axis(positive, order, axis=0), axis=0)
-    fp = np.cumsum(np.take_along_axis(valid & ~positive, order, axis=0),
-                   axis=0)  # (N, D) cumulative counts down the ranking
+    fp = np.cumsum(
+        np.take_along_axis(valid & ~positive, order, axis=0),
+        axis=0)  # (N, D) cumulative counts down the ranking
     # give every image the counts at the end of its tie group, so that a
     # group acts as one point of the curve
     is_group_end = np.ones_like(valid)  # (N, D)
@@ -329,8 +331,11 @@ def average_precision(scores: ArrayLike,
     precision = _safe_div(tp, tp + fp)  # (N, D); 0 before any valid image
     if mode == 'voc07_11point':
         # a loop over the 11 recall levels (not images) keeps memory at N x D
-        ap = np.mean([np.where(recall >= t, precision, 0.0).max(axis=0)
-                      for t in VOC07_RECALL_LEVELS], axis=0)  # (D,)
+        ap = np.mean([
+            np.where(recall >= t, precision, 0.0).max(axis=0)
+            for t in VOC07_RECALL_LEVELS
+        ],
+                     axis=0)  # (D,)
     else:
         d_recall = np.diff(recall, axis=0, prepend=0.0)  # (N, D)
         if mode == 'area':

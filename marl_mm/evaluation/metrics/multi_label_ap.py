@@ -90,8 +90,7 @@ class MultiLabelAP(BaseMultiLabelMetric):
             dict of the keys listed in the class docstring.
         """
         scores, target = self._stack_results(results)  # (N, D), (N, D)
-        self._warn_empty_classes((target == 1).sum(0), self.empty_class,
-                                 'AP')
+        self._warn_empty_classes((target == 1).sum(0), self.empty_class, 'AP')
         metrics = {}
         for mode in self.modes:
             ap = average_precision(

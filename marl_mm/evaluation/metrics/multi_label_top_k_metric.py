@@ -13,8 +13,8 @@ from .functional import (EMPTY_CLASS_RULES, NORMALIZATIONS, check_topk_thr,
                          multilabel_prf, to_probabilities, topk_thr_binarize)
 
 NAMINGS = ('rarl', 'rarnn', 'both')
-RARNN_NAMES = dict(CP='P_L', CR='R_L', CF1='F_L', OP='P_I', OR='R_I',
-                   OF1='F_I')
+RARNN_NAMES = dict(
+    CP='P_L', CR='R_L', CF1='F_L', OP='P_I', OR='R_I', OF1='F_I')
 
 
 @METRICS.register_module()

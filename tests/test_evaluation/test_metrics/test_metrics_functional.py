@@ -12,11 +12,12 @@ from marl_mm.evaluation.metrics import (average_precision, multilabel_prf,
                                         to_probabilities, topk_thr_binarize)
 from marl_mm.evaluation.metrics.functional import AP_MODES
 
+
 def _random_case(seed, num_images=300, num_classes=6, ties=False):
     """Scores, a {1, 0, -1} target and the ignore mask it implies."""
     rng = np.random.default_rng(seed)
-    target = (rng.random((num_images, num_classes)) <
-              np.linspace(0.1, 0.5, num_classes)).astype(np.int64)
+    target = (rng.random((num_images, num_classes))
+              < np.linspace(0.1, 0.5, num_classes)).astype(np.int64)
     # informative scores in [0, 1) so that AP is far from chance; no ties
     # (continuous values) unless asked
     scores = 0.7 * rng.random((num_images, num_classes)) + 0.3 * target
@@ -62,8 +63,8 @@ def test_binarize_and_prf_match_hand_computation(prf_case):
     for key, value in prf_case['expected'].items():
         assert out[key] == pytest.approx(float(value), abs=1e-12), key
     for key, values in prf_case['classwise'].items():
-        np.testing.assert_allclose(out[key], [float(v) for v in values],
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            out[key], [float(v) for v in values], atol=1e-12)
     np.testing.assert_array_equal(out['n_correct'], [2, 1, 1, 0])
     np.testing.assert_array_equal(out['n_predicted'], [3, 2, 1, 0])
     np.testing.assert_array_equal(out['n_gt'], [3, 2, 2, 0])
@@ -93,14 +94,14 @@ def test_ignore_mask_equals_minus_one_target(prf_case):
 def test_topk_and_thr_alone():
     scores = np.array([[0.5, 0.5, 0.2, 0.9]])
     # top-2 with a tie at the 2nd place: the lower class index wins
-    np.testing.assert_array_equal(topk_thr_binarize(scores, topk=2),
-                                  [[True, False, False, True]])
+    np.testing.assert_array_equal(
+        topk_thr_binarize(scores, topk=2), [[True, False, False, True]])
     # threshold keeps labels with probability >= thr
-    np.testing.assert_array_equal(topk_thr_binarize(scores, thr=0.5),
-                                  [[True, True, False, True]])
+    np.testing.assert_array_equal(
+        topk_thr_binarize(scores, thr=0.5), [[True, True, False, True]])
     # topk >= D keeps all classes before the threshold
-    np.testing.assert_array_equal(topk_thr_binarize(scores, 7, 0.3),
-                                  [[True, True, False, True]])
+    np.testing.assert_array_equal(
+        topk_thr_binarize(scores, 7, 0.3), [[True, True, False, True]])
     # torch input gives the same
     np.testing.assert_array_equal(
         topk_thr_binarize(torch.tensor(scores), 2),
@@ -111,12 +112,13 @@ def test_average_precision_matches_hand_computation(ap_case):
     for mode in AP_MODES:
         ap = average_precision(ap_case['scores'], ap_case['target'], mode)
         np.testing.assert_allclose(
-            ap, [float(v) for v in ap_case['classwise'][mode]], atol=1e-12,
+            ap, [float(v) for v in ap_case['classwise'][mode]],
+            atol=1e-12,
             err_msg=mode)
-        assert ap.mean() == pytest.approx(float(ap_case['mean'][mode]),
-                                          abs=1e-12)
-        excl = average_precision(ap_case['scores'], ap_case['target'], mode,
-                                 empty_class='exclude')
+        assert ap.mean() == pytest.approx(
+            float(ap_case['mean'][mode]), abs=1e-12)
+        excl = average_precision(
+            ap_case['scores'], ap_case['target'], mode, empty_class='exclude')
         assert np.isnan(excl[2])
         assert np.nanmean(excl) == pytest.approx(
             float(ap_case['mean_exclude'][mode]), abs=1e-12)
@@ -137,8 +139,8 @@ def test_tied_images_act_as_one_point(ap_case):
     target = np.array(ap_case['target'])
     # the devkit ranks the tied pair of class 0 (images 1: -, 2: +) in sort
     # order: negative first 34/45, positive first 13/15 (area mode)
-    assert _devkit_ap(scores[:, 0], target[:, 0], 'area') == pytest.approx(
-        34 / 45)
+    assert _devkit_ap(scores[:, 0], target[:, 0],
+                      'area') == pytest.approx(34 / 45)
     swapped = [0, 2, 1, 3, 4, 5, 6]
     assert _devkit_ap(scores[swapped, 0], target[swapped, 0],
                       'area') == pytest.approx(13 / 15)
@@ -149,7 +151,8 @@ def test_tied_images_act_as_one_point(ap_case):
         for _ in range(5):
             perm = rng.permutation(len(scores))
             np.testing.assert_allclose(
-                average_precision(scores[perm], target[perm], mode), ref,
+                average_precision(scores[perm], target[perm], mode),
+                ref,
                 atol=1e-12)
 
 
@@ -197,12 +200,14 @@ def test_prf_equals_sklearn(topk, thr):
     out = multilabel_prf(pred, target)
     valid = ~difficult
     per_class_p = [
-        precision_score(target[valid[:, c], c], pred[valid[:, c], c],
-                        zero_division=0) for c in range(scores.shape[1])
+        precision_score(
+            target[valid[:, c], c], pred[valid[:, c], c], zero_division=0)
+        for c in range(scores.shape[1])
     ]
     per_class_r = [
-        recall_score(target[valid[:, c], c], pred[valid[:, c], c],
-                     zero_division=0) for c in range(scores.shape[1])
+        recall_score(
+            target[valid[:, c], c], pred[valid[:, c], c], zero_division=0)
+        for c in range(scores.shape[1])
     ]
     op = precision_score(target[valid], pred[valid])  # micro = flattened
     orec = recall_score(target[valid], pred[valid])
@@ -219,8 +224,7 @@ def test_prf_equals_sklearn(topk, thr):
     # CF1, OF1 from their definitions (harmonic mean of the averages)
     assert out['CF1'] == pytest.approx(
         2 * out['CP'] * out['CR'] / (out['CP'] + out['CR']), abs=1e-12)
-    assert out['OF1'] == pytest.approx(
-        2 * op * orec / (op + orec), abs=1e-12)
+    assert out['OF1'] == pytest.approx(2 * op * orec / (op + orec), abs=1e-12)
     assert out['N+'] == sum(r > 0 for r in per_class_r)
 
 
@@ -229,8 +233,10 @@ def test_prf_equals_sklearn(topk, thr):
 def test_interpolated_ap_equals_item_by_item_devkit_without_ties(mode):
     scores, target, _ = _random_case(3, num_images=120)
     ours = average_precision(scores, target, mode)
-    ref = [_devkit_ap(scores[:, c], target[:, c], mode)
-           for c in range(scores.shape[1])]
+    ref = [
+        _devkit_ap(scores[:, c], target[:, c], mode)
+        for c in range(scores.shape[1])
+    ]
     np.testing.assert_allclose(ours, ref, atol=1e-12)
 
 
@@ -251,8 +257,11 @@ def test_prf_equals_mmpretrain_multilabelmetric(topk, thr):
     out = multilabel_prf(pred, target)
     for average, keys in (('macro', ('CP', 'CR')), ('micro', ('OP', 'OR'))):
         p, r, _, _ = MultiLabelMetric.calculate(
-            torch.tensor(scores), torch.tensor(target), average=average,
-            topk=topk, thr=thr)
+            torch.tensor(scores),
+            torch.tensor(target),
+            average=average,
+            topk=topk,
+            thr=thr)
         assert out[keys[0]] == pytest.approx(p.item() / 100, abs=1e-5)
         assert out[keys[1]] == pytest.approx(r.item() / 100, abs=1e-5)
 
@@ -262,10 +271,12 @@ def test_to_probabilities():
     logits = torch.tensor([[2.0, -1.0, 0.5], [-30.0, 40.0, 0.0]])
     np.testing.assert_allclose(
         to_probabilities(logits, 'sigmoid'),
-        torch.sigmoid(logits.double()).numpy(), atol=1e-12)
+        torch.sigmoid(logits.double()).numpy(),
+        atol=1e-12)
     np.testing.assert_allclose(
         to_probabilities(logits, 'softmax'),
-        torch.softmax(logits.double(), dim=1).numpy(), atol=1e-12)
+        torch.softmax(logits.double(), dim=1).numpy(),
+        atol=1e-12)
     np.testing.assert_array_equal(to_probabilities(logits), logits.numpy())
 
 
@@ -304,5 +315,5 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='pred_bin must be binary'):
         multilabel_prf(probs, np.zeros((2, 3)))
     with pytest.raises(ValueError, match='ignore_mask has shape'):
-        multilabel_prf(probs > 0, np.zeros((2, 3)),
-                       ignore_mask=np.zeros((3, 3), bool))
+        multilabel_prf(
+            probs > 0, np.zeros((2, 3)), ignore_mask=np.zeros((3, 3), bool))
