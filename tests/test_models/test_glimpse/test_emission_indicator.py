@@ -1,0 +1,50 @@
+"""Emission indicator (Li et al. 2018, Sec. 3.3)."""
+import math
+
+import torch
+
+import marl_mm  # noqa: F401
+from marl_mm.models.glimpse import EmissionIndicator
+
+
+def test_probabilities_log_prob_and_entropy_by_hand():
+    ind = EmissionIndicator(in_channels=2, bias_init=0.5)
+    with torch.no_grad():
+        ind.fc.weight.copy_(torch.tensor([[1., -2.]]))
+    x = torch.tensor([[[1., 0.], [0., 1.]]])  # (1, T=2, 2)
+    logits = ind(x)
+    torch.testing.assert_close(logits, torch.tensor([[1.5, -1.5]]))
+    p = 1 / (1 + math.exp(-1.5))
+    e = torch.tensor([[True, True]])
+    expected = math.log(p) + math.log(1 - p)
+    assert abs(EmissionIndicator.log_prob(logits, e).item() - expected) < 1e-6
+    h = -(p * math.log(p) + (1 - p) * math.log(1 - p))
+    torch.testing.assert_close(EmissionIndicator.entropy(logits),
+                               torch.tensor([[h, h]]))
+
+
+def test_greedy_emits_above_half_or_the_argmax():
+    logits = torch.tensor([[-1., 2., 0.5], [-3., -0.5, -2.]])
+    e = EmissionIndicator.greedy(logits)
+    assert e.tolist() == [[False, True, True], [False, True, False]]
+
+
+def test_samples_are_folded_image_major():
+    logits = torch.tensor([[30., -30., 30.], [-30., 30., -30.]])
+    e = EmissionIndicator.sample(logits, 3)
+    assert e.shape == (6, 3)
+    assert e[:3].tolist() == [[True, False, True]] * 3
+    assert e[3:].tolist() == [[False, True, False]] * 3
+    torch.manual_seed(0)
+    freq = EmissionIndicator.sample(torch.zeros(1, 4), 2000).float().mean()
+    assert abs(freq.item() - 0.5) < 0.02
+
+
+def test_detached_input_by_default():
+    ind = EmissionIndicator(in_channels=3)
+    x = torch.randn(2, 4, 3, requires_grad=True)
+    ind(x).sum().backward()
+    assert x.grad is None
+    ind = EmissionIndicator(in_channels=3, detach_input=False)
+    ind(x).sum().backward()
+    assert x.grad is not None

@@ -1,0 +1,37 @@
+"""Eq. 6 of Li et al. 2018 on hand-made cases."""
+import pytest
+import torch
+
+from marl_mm.models.glimpse import EmissionReward
+
+
+def _scores(labels, d=5):
+    """One glimpse per label with its argmax at that label."""
+    return torch.nn.functional.one_hot(torch.tensor(labels), d).float()[None]
+
+
+def test_reward_cases():
+    reward = EmissionReward()  # R_+ = 1, R_- = 0.1, R_e = 10
+    gt = torch.tensor([[1., 0., 1., 0., 0.]])  # labels {0, 2}
+    s = _scores([0, 2, 3, 0])
+    # nothing emitted
+    assert reward(s, torch.tensor([[0, 0, 0, 0]]).bool(), gt).item() == -10
+    # all right (0 and 2), the duplicate 0 counts once
+    r = reward(s, torch.tensor([[1, 1, 0, 1]]).bool(), gt)
+    assert r.item() == pytest.approx(2.)
+    # mixed: 0 right, 3 wrong
+    r = reward(s, torch.tensor([[1, 0, 1, 0]]).bool(), gt)
+    assert r.item() == pytest.approx(1 - 0.1)
+    # everything: 2 right, 1 wrong
+    r = reward(s, torch.ones(1, 4).bool(), gt)
+    assert r.item() == pytest.approx(2 - 0.1)
+
+
+def test_reward_batched_and_configurable():
+    reward = EmissionReward(pos_reward=2., neg_penalty=0.5, empty_penalty=3.)
+    s = torch.cat([_scores([1, 4]), _scores([1, 1])])
+    gt = torch.tensor([[0., 1., 0., 0., 0.], [0., 0., 0., 0., 1.]])
+    e = torch.tensor([[1, 1], [0, 0]]).bool()
+    torch.testing.assert_close(reward(s, e, gt), torch.tensor([2 - 0.5, -3.]))
+    with pytest.raises(ValueError, match='glimpse_scores'):
+        reward(s[0], e, gt)

@@ -1,0 +1,97 @@
+"""RHN (Li et al. 2018, Eqs. 1-2) against direct computations."""
+import math
+
+import pytest
+import torch
+
+import marl_mm  # noqa: F401
+from marl_mm.models.necks import RHN, guide
+from mmpretrain.registry import MODELS
+
+
+def _naive_guide(x):
+    """Eq. 1 as printed: (exp(X^max) - exp(X)) / sum_j exp(X^j)."""
+    e = x.double().exp()
+    return ((e.max(-1, keepdim=True).values - e) / e.sum(-1, keepdim=True))
+
+
+def test_guide_matches_naive_formula_on_safe_inputs():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 8, generator=g) * 2
+    torch.testing.assert_close(guide(x).double(), _naive_guide(x),
+                               rtol=1e-5, atol=1e-7)
+    # by hand for x = (0, log 2): exp = (1, 2); l = (2-1, 0) / 3
+    out = guide(torch.tensor([0., math.log(2.)]))
+    torch.testing.assert_close(out, torch.tensor([1 / 3, 0.]))
+
+
+def test_guide_is_finite_where_the_naive_formula_overflows():
+    x = torch.tensor([[1e4, 1e4 - 1., 0.]])
+    assert not torch.isfinite(_naive_guide(x.float()).float()).all()
+    out = guide(x)
+    assert torch.isfinite(out).all()
+    # shift-invariant: same as on (1, 0, -1e4)
+    s = 1 + math.exp(-1)
+    torch.testing.assert_close(
+        out, torch.tensor([[0., (1 - math.exp(-1)) / s, 1 / s]]))
+
+
+def _deconv_1x1(l, weight, bias):
+    """ConvTranspose2d of a 1x1 input with kernel S, written as a sum:
+    A[o, i, j] = sum_c l_c W[c, o, i, j] + b_o."""
+    return torch.einsum('bc,coij->boij', l, weight) + bias[None, :, None, None]
+
+
+def test_rhn_matches_direct_computation():
+    torch.manual_seed(0)
+    rhn = RHN(in_channels=6, feat_dims=5, spatial_size=3, num_glimpses=3,
+              deconv_std=0.3)
+    rhn.init_weights()
+    v_img = torch.rand(2, 6, 3, 3) * 2
+    out = rhn((v_img, ))
+    W, b = rhn.fc.weight, rhn.fc.bias
+    x = torch.relu(v_img.reshape(2, -1) @ W.T + b)  # X_0
+    for t in range(3):
+        l_prev = _naive_guide(x).float()  # Eq. 1
+        a = torch.relu(_deconv_1x1(l_prev, rhn.deconv.weight,
+                                   rhn.deconv.bias))  # Eq. 2
+        v = v_img * a
+        x = torch.relu(v.reshape(2, -1) @ W.T + b)
+        torch.testing.assert_close(out.a[:, t], a)
+        torch.testing.assert_close(out.v[:, t], v)
+        torch.testing.assert_close(out.x[:, t], x)
+    assert out.c is None
+    # the glimpses differ from each other (the guide steers them)
+    assert (out.x[:, 0] - out.x[:, 1]).abs().max() > 1e-4
+
+
+def test_rhn_zero_initial_glimpse_and_default_init():
+    torch.manual_seed(0)
+    rhn = RHN(in_channels=4, feat_dims=3, spatial_size=2, num_glimpses=1,
+              init_glimpse='zeros', deconv_std=0.)
+    rhn.init_weights()
+    v_img = torch.rand(1, 4, 2, 2)
+    out = rhn(v_img)
+    # X_0 = 0 -> l_0 = 0 -> A_1 = ReLU(bias) = attention_bias_init = 1
+    torch.testing.assert_close(out.a[0, 0], torch.ones(4, 2, 2))
+    torch.testing.assert_close(out.v[0, 0], v_img[0])
+
+
+def test_rhn_size_checks_and_adaptive_pool():
+    rhn = RHN(in_channels=4, feat_dims=3, spatial_size=2, num_glimpses=2)
+    with pytest.raises(ValueError, match='spatial_size=4'):
+        rhn((torch.rand(1, 4, 4, 4), ))
+    with pytest.raises(ValueError, match='in_channels=4'):
+        rhn((torch.rand(1, 5, 2, 2), ))
+    pooled = RHN(in_channels=4, feat_dims=3, spatial_size=2, num_glimpses=2,
+                 adaptive_pool=True)
+    pooled.load_state_dict(rhn.state_dict())
+    m = torch.rand(1, 4, 4, 4)
+    torch.testing.assert_close(
+        pooled((m, )).x, rhn((torch.nn.functional.avg_pool2d(m, 2), )).x)
+
+
+def test_rhn_builds_from_registry():
+    rhn = MODELS.build(dict(type='RHN', num_glimpses=4))
+    out = rhn((torch.rand(2, 512, 7, 7), ))
+    assert out.x.shape == (2, 4, 512) and out.a.shape == (2, 4, 512, 7, 7)
