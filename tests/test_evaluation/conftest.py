@@ -12,7 +12,6 @@ from mmpretrain.structures import DataSample
 
 X = -1  # difficult-only label: ignored
 
-
 # ---------------------------------------------------------------------------
 # Case P: label-set metrics, topk=2 AND thr=0.3, 5 images x 4 classes.
 # ---------------------------------------------------------------------------
