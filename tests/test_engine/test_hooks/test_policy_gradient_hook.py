@@ -388,3 +388,41 @@ def test_bad_args_raise(kwargs, error, match):
 def test_built_from_registry():
     hook = HOOKS.build(dict(type='PolicyGradientHook', baseline='none'))
     assert isinstance(hook, PolicyGradientHook) and hook.baseline == 'none'
+
+
+# ------------------------------------------------- with the real RARL head
+def test_with_lstm_glimpse_head():
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    torch.manual_seed(0)
+    head = MODELS.build(dict(
+        type='LSTMGlimpseHead', num_classes=3, in_channels=4, feat_stride=4.,
+        num_steps=2, anchor_sizes=(8., ), anchor_ratios=(1., ), roi_size=2,
+        embed_dims=8, hidden_dims=8, baseline_mode='running_mean'))
+    model = nn.Sequential()
+    model.head = head
+    hook = PolicyGradientHook(
+        exploration_schedule=dict(start=0.3, end=0.1, steps=2),
+        baseline_momentum=0.5)
+    runner = _mock_runner(model)
+    hook.before_train(runner)
+    feats = (torch.randn(4, 4, 6, 6), )
+    samples = [DataSample().set_gt_label(lbl)
+               for lbl in ([0], [1, 2], [2], [0, 1])]
+    rewards = []
+    for it in range(2):
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        assert head.exploration == pytest.approx(0.3 - 0.1 * it)
+        if it == 1:  # the running mean of iteration 0 reached the head
+            assert head.external_baseline == pytest.approx(rewards[0])
+        head.loss(feats, samples)
+        rewards.append(head.rl_stats['reward'].item())
+        hook.after_train_iter(runner, it)
+    hub = runner.message_hub
+    assert _history(runner, 'train/rl/reward') == pytest.approx(rewards)
+    assert _history(runner, 'train/rl/sigma') == pytest.approx([0.3, 0.2])
+    assert hub.get_scalar('train/rl/loc_spread').current() == pytest.approx(
+        head.rl_stats['loc_spread'].item())
+    assert hook.baselines['head']['value'] == pytest.approx(
+        0.5 * rewards[0] + 0.5 * rewards[1])
