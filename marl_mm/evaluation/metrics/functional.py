@@ -12,8 +12,9 @@ Conventions shared by every function (defaults chosen here unless marked):
   Results are fractions in ``[0, 1]`` (the metric classes report percent).
 * ``target`` is multi-hot: 1 positive, 0 negative, and -1 ignored
   (mmpretrain's encoding of VOC "difficult-only" labels, see
-  ``mmpretrain.evaluation.VOCMetricMixin``). ``ignore_mask`` (bool, ``True`` =
-  ignored) is the other way to say the same thing; both may be given.
+  ``mmpretrain.evaluation.metrics.voc_multi_label.VOCMetricMixin``).
+  ``ignore_mask`` (bool, ``True`` = ignored) is the other way to say the
+  same thing; both may be given.
 * An ignored entry is left out of the evaluation as the VOC devkit does:
   for P/R it is neither a true nor a false positive, nor a missed label;
   for AP it is removed from that class's ranking.
@@ -25,6 +26,7 @@ Conventions shared by every function (defaults chosen here unless marked):
   recall and AP are NaN and it is left out of CP, CR and mAP (as COCO's
   detection evaluation leaves out categories without ground truth).
 """
+import numbers
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -67,13 +69,13 @@ def check_topk_thr(topk: Optional[int], thr: Optional[float]) -> None:
         raise ValueError('topk and thr are both None: give at least one '
                          '(e.g. topk=3, thr=0.1 for the RARL COCO protocol)')
     if topk is not None:
-        if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)):
+        if isinstance(topk, bool) or not isinstance(topk, numbers.Integral):
             raise TypeError(f'topk must be an int >= 1 or None, got '
                             f'{topk!r} ({type(topk).__name__})')
         if topk < 1:
             raise ValueError(f'topk must be >= 1 or None, got {topk}')
     if thr is not None:
-        if isinstance(thr, bool) or not isinstance(thr, (int, float)):
+        if isinstance(thr, bool) or not isinstance(thr, numbers.Real):
             raise TypeError(f'thr must be a float in [0, 1] or None, got '
                             f'{thr!r} ({type(thr).__name__})')
         if not 0.0 <= thr <= 1.0:
