@@ -257,9 +257,9 @@ class PolicyGradientHook(Hook):
                 head.baseline_mode = self.baseline
             if self.schedule is not None and head.exploration is None:
                 raise ValueError(
-                    f'PolicyGradientHook: exploration_schedule is set but head '
-                    f'{name!r} ({type(head).__name__}) has no exploration '
-                    'parameter (its exploration is None)')
+                    'PolicyGradientHook: exploration_schedule is set but '
+                    f'head {name!r} ({type(head).__name__}) has no '
+                    'exploration parameter (its exploration is None)')
             loaded = self._loaded_exploration.get(name)
             if loaded is not None and head.exploration is not None:
                 head.set_exploration(loaded)

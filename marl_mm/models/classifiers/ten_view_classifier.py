@@ -233,7 +233,7 @@ class TenViewClassifier(ImageClassifier):
 
     def _crop_views(self, fmap: torch.Tensor, in_h: int,
                     in_w: int) -> torch.Tensor:
-        """Five windows of ``(2B, C, h, w)`` folded into ``(10B, C, ch, cw)``."""
+        """Five windows of ``(2B, C, h, w)`` folded to ``(10B, C, ch, cw)``."""
         h, w = fmap.shape[-2:]
         crop = self.test_cfg['crop_size'] or (
             in_h - self.test_cfg['crop_margin'],
