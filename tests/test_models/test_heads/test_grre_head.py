@@ -1,0 +1,202 @@
+"""GRREHead (Li et al. 2018, Eqs. 5, 9, 10): losses on hand-made cases,
+baselines, gradient routing, predictions and ablation switches."""
+import math
+
+import pytest
+import torch
+
+import marl_mm  # noqa: F401
+from marl_mm.models.heads import GRREHead
+from marl_mm.models.necks import GlimpseFeatures
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+
+def _feats(b=2, t=4, c=6, grad=False, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, t, c, generator=g).requires_grad_(grad)
+    ctx = torch.rand(b, t, c, generator=g).requires_grad_(grad)
+    a = torch.rand(b, t, c, 3, 3, generator=g)
+    return GlimpseFeatures(x=x, v=a, a=a, c=ctx)
+
+
+def _samples(labels):
+    return [DataSample().set_gt_label(lab) for lab in labels]
+
+
+def _head(**kw):
+    cfg = dict(type='GRREHead', num_classes=3, in_channels=6,
+               context_channels=6, relation_channels=5)
+    cfg.update(kw)
+    torch.manual_seed(0)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head
+
+
+def test_cls_loss_eq10_both_assignments_by_hand():
+    P = torch.tensor([[[.5, .3, .2], [.1, .6, .3], [.2, .2, .6]],
+                      [[.3, .3, .4], [.3, .3, .4], [.3, .3, .4]],
+                      [[.5, .3, .2], [.1, .6, .3], [.2, .2, .6]],
+                      [[.5, .3, .2], [.1, .6, .3], [.2, .2, .6]]])
+    y = torch.tensor([[1., 1., 0.], [1., 0., 0.], [0., 0., 1.],
+                      [0., 0., 0.]])
+    e = torch.tensor([[1, 1, 0], [0, 0, 0], [0, 0, 1], [1, 1, 1]]).bool()
+    # sample 1 emits nothing and sample 3 has no label: no term
+    soft = (-(.5 * math.log(.5) + .5 * math.log(.3)) -
+            (.5 * math.log(.1) + .5 * math.log(.6))) / 2
+    soft = (soft - math.log(.6)) / 2
+    best = ((-math.log(.5) - math.log(.6)) / 2 - math.log(.6)) / 2
+    head = _head(assignment='soft')
+    assert head._cls_loss(P.log(), y, e).item() == pytest.approx(soft)
+    head = _head(assignment='best_gt')
+    assert head._cls_loss(P.log(), y, e).item() == pytest.approx(best)
+
+
+def test_loss_end_to_end_matches_softmax_by_hand():
+    """w/o EI, w/o CE, w/o GRRE: P_i = softmax(W_xp X_i + b)."""
+    head = _head(num_classes=3, in_channels=3, use_emission=False,
+                 use_context=False, relation='none')
+    with torch.no_grad():
+        head.w_xp.weight.copy_(torch.eye(3))
+        head.w_xp.bias.zero_()
+    x = torch.tensor([[[2., 0., 0.], [0., 1., 0.]]])  # (1, T=2, 3)
+    feats = GlimpseFeatures(x=x, v=None, a=None, c=None)
+    out = head.loss(feats, _samples([[0]]))
+    e2, e1 = math.exp(2), math.exp(1)
+    lp0 = -math.log(e2 / (e2 + 2))  # glimpse 1: P(0)
+    lp1 = -math.log(1 / (e1 + 2))  # glimpse 2: P(0)
+    assert out['loss_cls'].item() == pytest.approx((lp0 + lp1) / 2)
+    assert 'loss_pg' not in out and out['emission_rate'].item() == 1.
+    # glimpse 1 predicts 0 (right), glimpse 2 predicts 1 (wrong)
+    assert out['reward'].item() == pytest.approx(1 - 0.1)
+    scores = head.predict_scores(feats)
+    torch.testing.assert_close(scores[0], torch.tensor(
+        [e2 / (e2 + 2), e1 / (e1 + 2), 1 / (e1 + 2)]))
+
+
+def test_baselines_and_advantage_normalisation():
+    reward = torch.tensor([1., 2., 3., 6.])
+    x = torch.rand(1, 3, 6)
+    head = _head(baseline_mode='leave_one_out', advantage_norm='none')
+    adv = head._advantage(reward, x, {})
+    torch.testing.assert_close(adv, torch.tensor([-8 / 3, -4 / 3, 0., 4.]))
+    head = _head(baseline_mode='running_mean', advantage_norm='none')
+    torch.testing.assert_close(head._advantage(reward, x, {}), reward)
+    head.set_external_baseline(2.)
+    torch.testing.assert_close(head._advantage(reward, x, {}), reward - 2)
+    head = _head(baseline_mode='learned', advantage_norm='none')
+    losses = {}
+    adv = head._advantage(reward, x, losses)
+    b = head.baseline(x.mean(1)).expand(4)
+    torch.testing.assert_close(adv, reward - b)
+    assert losses['loss_value'].item() == pytest.approx(
+        ((b - reward) ** 2).mean().item(), rel=1e-5)
+    head = _head(baseline_mode='none', advantage_norm='meanstd')
+    adv = head._advantage(reward, x, {})
+    assert abs(adv.mean().item()) < 1e-6
+    assert adv.std(unbiased=False).item() == pytest.approx(1., rel=1e-4)
+    with pytest.raises(ValueError, match='num_samples >= 2'):
+        _head(baseline_mode='leave_one_out', num_samples=1)
+
+
+def _grad(loss, params):
+    return torch.autograd.grad(loss, params, retain_graph=True,
+                               allow_unused=True)
+
+
+@pytest.mark.parametrize('detach', [True, False])
+def test_gradient_routing(detach):
+    head = _head(emission=dict(detach_input=detach), num_samples=4)
+    feats = _feats(grad=True)
+    out = head.loss(feats, _samples([[0, 2], [1]]))
+    emission = list(head.emission.parameters())
+    value = list(head.baseline.parameters())
+    classifier = [head.w_xp.weight, head.w_cp.weight, head.w_op.weight,
+                  head.relation.w_hx.weight]
+    # no classification gradient through the (discrete) Bernoulli samples
+    assert all(g is None for g in _grad(out['loss_cls'], emission))
+    assert all(g is not None and g.abs().sum() > 0
+               for g in _grad(out['loss_cls'], classifier))
+    # REINFORCE reaches the emission FC, never the classifier
+    g = _grad(out['loss_pg'], emission)
+    assert g[0] is not None and g[0].abs().sum() > 0
+    assert all(g is None for g in _grad(out['loss_pg'], classifier))
+    gx = _grad(out['loss_pg'], [feats.x])[0]
+    assert (gx is None) == detach
+    # the value baseline's loss reaches only the value network
+    assert all(g is None for g in _grad(out['loss_value'],
+                                        emission + classifier + [feats.x]))
+    assert all(g is not None for g in _grad(out['loss_value'], value))
+    for key in ('reward', 'emission_rate', 'num_emitted', 'adv_abs'):
+        assert 'loss' not in key and key in out
+    assert set(head.rl_stats) == {'reward', 'emission_rate', 'num_emitted',
+                                  'advantage_abs', 'entropy'}
+    assert head.rl_stats['entropy'].item() == pytest.approx(math.log(2),
+                                                            abs=1e-2)
+
+
+def test_policy_warmup_gates_loss_pg_and_is_in_the_state_dict():
+    head = _head(policy_warmup_iters=2)
+    head.train()
+    pg = [head.loss(_feats(), _samples([[0], [1]]))['loss_pg'].item()
+          for _ in range(3)]
+    assert pg[0] == 0 and pg[1] == 0 and pg[2] != 0
+    assert head.state_dict()['train_iters'].item() == 3
+
+
+def test_predict_fields_and_greedy_emission():
+    head = _head()
+    with torch.no_grad():
+        head.emission.fc.weight.zero_()
+        head.emission.fc.weight[0, 0] = 10.
+        head.emission.fc.bias.fill_(-5.)  # emit where x[..., 0] > 0.5
+    feats = _feats(b=3)
+    feats.x.data[2, :, 0] = 0.1  # image 2 emits nothing -> its argmax
+    feats.x.data[2, 1, 0] = 0.3
+    out = head.predict(feats, _samples([[0], [1], [2]]))
+    p = torch.sigmoid(10 * feats.x[..., 0] - 5)
+    for b, ds in enumerate(out):
+        mask = p[b] > 0.5
+        if not mask.any():
+            mask = p[b] == p[b].max()
+        if b == 2:
+            assert mask.tolist() == [False, True, False, False]
+        assert ds.emission_mask.tolist() == mask.tolist()
+        torch.testing.assert_close(ds.emission_prob, p[b])
+        expected = ds.glimpse_scores[mask].max(0).values
+        torch.testing.assert_close(ds.pred_score, expected)
+        torch.testing.assert_close(ds.glimpse_scores.sum(-1),
+                                   torch.ones(4))
+        torch.testing.assert_close(ds.attention_maps, feats.a[b].mean(1))
+    torch.testing.assert_close(head(feats),
+                               torch.stack([d.pred_score for d in out]))
+
+
+@pytest.mark.parametrize('kw', [dict(use_context=False),
+                                dict(relation='none'), dict(relation='rnn'),
+                                dict(use_emission=False),
+                                dict(use_context=False, relation='none')])
+def test_ablations_build_and_train(kw):
+    head = _head(**kw)
+    out = head.loss(_feats(), _samples([[0, 1], [2]]))
+    loss = sum(v for k, v in out.items() if 'loss' in k)
+    assert torch.isfinite(loss)
+    assert (head.w_cp is None) == (not kw.get('use_context', True))
+    assert (head.relation is None) == (kw.get('relation') == 'none')
+    assert (head.emission is None) == (not kw.get('use_emission', True))
+    scores = head.predict_scores(_feats())
+    assert ((scores > 0) & (scores <= 1)).all()
+
+
+def test_bad_inputs_raise_clear_errors():
+    head = _head()
+    feats = _feats()
+    with pytest.raises(ValueError, match='context'):
+        head.loss(feats._replace(c=None), _samples([[0], [1]]))
+    with pytest.raises(TypeError, match='GlimpseFeatures'):
+        head.predict(feats.x)
+    with pytest.raises(ValueError, match='relation'):
+        GRREHead(num_classes=3, relation='lstm')
+    with pytest.raises(ValueError, match='gt_score nor gt_label'):
+        head.loss(feats, [DataSample(), DataSample()])
