@@ -6,6 +6,7 @@ input is shrunk to the smallest size the model accepts so the whole sweep
 stays fast on a CPU.
 """
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,7 +17,8 @@ import marl_mm  # noqa: F401  (registers components)
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..conftest import CONFIG_DIR, REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / 'configs'
 
 CONFIGS = sorted(
     p for p in list(CONFIG_DIR.rglob('*.py')) +

@@ -3,11 +3,13 @@ and a missing data root stops before any runner is built."""
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
-from ..conftest import CONFIG_DIR, REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / 'configs'
 
 
 def _load_tool(name):
