@@ -8,8 +8,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # max_keep_ckpts keeps disks from filling; save_last lets --resume find
     # the newest complete checkpoint.
+    # backend 'atomic_local' (marl_mm.utils.AtomicLocalBackend) writes each
+    # checkpoint to a temporary file and renames it: never half-written.
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
-                    save_last=True),
+                    save_last=True, backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
