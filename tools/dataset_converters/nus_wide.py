@@ -74,7 +74,8 @@ def read_label_column(path: Path, list_file: Path, num_images: int
     values = np.array(lines)
     bad = np.flatnonzero((values != '0') & (values != '1'))
     if bad.size:
-        raise ValueError(f'{path}: line {bad[0] + 1} is {values[bad[0]]!r}, '
+        value = str(values[bad[0]])  # a plain str, not numpy's repr
+        raise ValueError(f'{path}: line {bad[0] + 1} is {value!r}, '
                          'expected 0 or 1')
     return values == '1'
 
