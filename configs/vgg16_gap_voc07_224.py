@@ -1,0 +1,11 @@
+# Baseline for rarnn_vgg16_voc07.py: VGG16 with pool5 (7 x 7 at 224), global
+# average pooling and a linear multi-label head, on RARNN's input protocol and
+# schedule (backbone frozen 20 epochs), VOC 11-point mAP. (vgg16_gap_voc07.py
+# is the RARL protocol's baseline, N = 512.)
+_base_ = [
+    '_base_/models/vgg16_gap.py',
+    '_base_/datasets/voc07_224.py',
+    '_base_/schedules/rarnn_adam.py',
+    '_base_/default_runtime.py',
+]
+model = dict(backbone=dict(with_pool5=True), head=dict(num_classes=20))
