@@ -1,0 +1,72 @@
+# A reduced VOC 2007 protocol for CPU comparisons (not a paper protocol):
+# the RARL input recipe scaled down - resize to 144 x 144, random 128 crop
+# and flip for training; resize 144, centre 128 crop for testing - on a
+# seeded 2000 / 500 split of one official VOC split, made by
+#   python tools/dataset_converters/make_voc_split.py \
+#       ../shared/data/voc2007_train/VOCdevkit/VOC2007 work_dirs/voc_split
+# (run from the repository root). AP as the VOC 2007 devkit (11-point,
+# difficult labels ignored) plus the non-interpolated AP, and the top-3
+# P/R/F1 table.
+data_root = '../shared/data/voc2007_train/VOCdevkit/VOC2007'  # <- change
+split_dir = '{{ fileDirname }}/../../../work_dirs/voc_split'  # <- change
+
+dataset_type = 'StrictVOC'
+image_size = 144
+crop_size = 128
+data_preprocessor = dict(
+    num_classes=20,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+    to_onehot=True,
+)
+meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
+             'scale_factor', 'flip', 'flip_direction', 'gt_label_difficult')
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(image_size, image_size)),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(image_size, image_size)),
+    dict(type='CenterCrop', crop_size=crop_size),
+    dict(type='PackInputs', meta_keys=meta_keys),
+]
+
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='',
+        image_set_path=split_dir + '/sub_train.txt',
+        pipeline=train_pipeline),
+)
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='',
+        image_set_path=split_dir + '/sub_val.txt',
+        test_mode=True,
+        pipeline=test_pipeline),
+)
+test_dataloader = val_dataloader
+
+val_evaluator = [
+    dict(type='MultiLabelAP', mode='voc07_11point'),
+    dict(type='MultiLabelAP', mode='noninterp'),
+    dict(type='MultiLabelTopKMetric', topk=3, thr=0.1),
+]
+test_evaluator = val_evaluator

@@ -1,0 +1,32 @@
+# Reduced CPU comparison on real VOC 2007 images, from random init: RARL's
+# LSTM glimpse head (T = 5 steps of 9 anchors, paper) on the same ResNet-18
+# stage-3 map as resnet18_gap_voc07_cpu.py (stride 16, 256 channels, 8 x 8
+# at 128 px), same data and schedule. Anchor areas scaled from the paper's
+# (80, 160, 320) px per 448 px crop to a 128 px crop; the sigmoid BCE loss
+# as the baseline (the paper's squared loss on the softmax does not learn
+# from random init, METHOD.md "Known pitfalls").
+#   python tools/train.py configs/voc07_cpu/rarl_resnet18_voc07_cpu.py
+_base_ = [
+    '../_base_/datasets/voc07_cpu_128.py',
+    '../_base_/schedules/cpu_adam_8e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='FeatureMapWrapper',
+        backbone=dict(type='ResNet', depth=18, out_indices=(2, )),
+        out_index=-1),
+    head=dict(
+        type='LSTMGlimpseHead',
+        num_classes=20,
+        in_channels=256,
+        feat_stride=16,
+        num_steps=5,
+        anchor_sizes=(24, 48, 96),
+        embed_dims=256,
+        hidden_dims=256,
+        baseline_hidden=64,
+        loss_type='bce'))
+custom_hooks = [dict(type='PolicyGradientHook')]
+default_hooks = dict(logger=dict(interval=25))
