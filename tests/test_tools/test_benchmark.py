@@ -1,0 +1,143 @@
+"""tools/analysis_tools/benchmark.py runs on a tiny config and its report is
+complete and self-consistent. Nothing here is timed: only relations between
+the measured numbers, and the FLOP count against a count by hand."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BASE_CONFIG = REPO_ROOT / 'configs' / 'rarl_resnet18_shapes.py'
+#: the quick-start RARL model made narrower (a quarter of the channels)
+TINY = f"""
+_base_ = ['{BASE_CONFIG}']
+model = dict(
+    backbone=dict(backbone=dict(base_channels=16, stem_channels=16)),
+    head=dict(in_channels=64, embed_dims=32, hidden_dims=32,
+              baseline_hidden=16))
+"""
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'_tool_{name}', REPO_ROOT / 'tools' / 'analysis_tools' / f'{name}.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bench = _load_tool('benchmark')
+
+
+@pytest.fixture(scope='module')
+def config(tmp_path_factory):
+    path = tmp_path_factory.mktemp('cfg') / 'tiny_rarl.py'
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope='module')
+def report(config, tmp_path_factory):
+    out = tmp_path_factory.mktemp('bench') / 'report.json'
+    rep = bench.main([str(config), '--input-size', '96', '--batch-size', '2',
+                      '--iters', '1', '--warmup', '1', '--peak-tflops', '2.5',
+                      '--json', str(out)])
+    return rep, json.loads(out.read_text())
+
+
+def _conv_flops_by_hand(module: nn.Module, x: torch.Tensor) -> int:
+    """2 * MACs of every Conv2d / Linear, from hooks (independent of
+    FlopCounterMode)."""
+    total = []
+
+    def hook(m, inp, out):
+        if isinstance(m, nn.Conv2d):
+            k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // \
+                m.groups
+            total.append(2 * k * out.numel())
+        elif isinstance(m, nn.Linear):
+            total.append(2 * m.in_features * out.numel())
+
+    handles = [m.register_forward_hook(hook) for m in module.modules()]
+    with torch.no_grad():
+        module(x)
+    for h in handles:
+        h.remove()
+    return sum(total)
+
+
+def test_report_fields_and_consistency(report):
+    rep, saved = report
+    assert saved['train']['time_s'] == pytest.approx(rep['train']['time_s'])
+    assert rep['input_size'] == 96 and rep['train_size'] == 96  # no crop
+    batch, peak = rep['batch_size'], rep['peak_tflops']
+    sections = [rep['train'], rep['inference']['single_view'],
+                rep['inference']['ten_view'], rep['inference']['ensemble']]
+    for sec in sections:
+        assert sec['time_s'] > 0 and sec['flops_per_image'] > 0
+        assert sec['images_per_s'] == pytest.approx(batch / sec['time_s'])
+        achieved = sec['flops_per_image'] * batch / sec['time_s'] / 1e12
+        assert sec['achieved_tflops'] == pytest.approx(achieved)
+        assert sec['peak_fraction'] == pytest.approx(achieved / peak)
+    tr = rep['train']
+    assert tr['head_to_backbone'] == pytest.approx(tr['head_time_s'] /
+                                                   tr['backbone_time_s'])
+    # backward costs up to twice the forward (the first convolution needs
+    # no input gradient): a step is 2-3x the inference
+    single = rep['inference']['single_view']['flops_per_image']
+    assert 2.0 * single < tr['flops_per_image'] <= 3.0 * single
+    assert tr['flops_per_image'] == pytest.approx(
+        tr['backbone_flops_per_image'] + tr['head_flops_per_image'],
+        rel=0.02)
+    tv = rep['inference']['ten_view']
+    assert tv['ratio_to_backbone'] == pytest.approx(
+        tv['time_s'] / tv['backbone_passes_time_s'])
+    ens = rep['inference']['ensemble']
+    assert ens['sizes'] == [96, 120]
+    assert ens['time_s'] == pytest.approx(sum(ens['scale_times_s']))
+    assert ens['scale_times_s'][0] == pytest.approx(tv['time_s'])
+    assert ens['flops_per_image'] > tv['flops_per_image']
+    assert rep['peak_memory_mib'] > 0
+    assert rep['versions']['torch'] == torch.__version__
+
+
+def test_flops_match_a_count_by_hand(report, config):
+    rep, _ = report
+    cfg = Config.fromfile(str(config))
+    model = bench.build_model(cfg, torch.device('cpu'), False).eval()
+    one_pass = _conv_flops_by_hand(model.backbone, torch.zeros(1, 3, 96, 96))
+    tv = rep['inference']['ten_view']
+    # ten views need one pass per image and one per flipped image
+    assert tv['backbone_passes_flops_per_image'] == 2 * one_pass
+    assert tv['flops_per_image'] > 2 * one_pass
+
+
+def test_targets(report):
+    rep, _ = report
+    by_name = {t['name']: t for t in rep['targets']}
+    assert set(by_name) == {'head_to_backbone_train', 'ten_view_to_backbone',
+                            'ensemble_peak_fraction', 'train_peak_fraction'}
+    head = by_name['head_to_backbone_train']
+    assert head['value'] == rep['train']['head_to_backbone']
+    assert head['met'] == (head['value'] <= 0.10)
+    tv = by_name['ten_view_to_backbone']
+    assert tv['met'] == (tv['value'] <= 1.15)
+    # FLOP-utilisation targets are for a GPU in bf16: pending on a CPU
+    assert by_name['ensemble_peak_fraction']['met'] is None
+    assert by_name['train_peak_fraction']['met'] is None
+    text = bench.format_table(rep)
+    assert 'pending' in text and 'train step' in text
+
+
+def test_bad_arguments():
+    with pytest.raises(SystemExit):
+        bench.parse_args([str(BASE_CONFIG), '--batch-size', '0'])
+    assert bench.input_sizes(Config(dict(image_size=512, crop_size=448)),
+                             None) == (512, 448)
+    assert bench.input_sizes(Config(dict(image_size=512, crop_size=448)),
+                             640) == (640, 576)
+    assert bench.input_sizes(Config(dict()), None) == (224, 224)
