@@ -45,6 +45,8 @@ CONFIG_ROOTS = (PACKAGE_DIR / '.mim' / 'configs', PACKAGE_DIR.parent /
                 'configs')
 
 ImageInput = Union[str, Path, np.ndarray]
+#: the threshold used when no rule is given at all (default chosen here)
+DEFAULT_THR = 0.5
 
 
 def find_config(name: str) -> Path:
@@ -191,13 +193,20 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     ``pred_score`` (the RARL head's softmax / sigmoid, RARNN's max over
     emitted glimpses, the GAP head's sigmoid).
 
-    Label rules (constructor defaults, overridable per call):
+    Label rules, given to the constructor (defaults) or to a call (then
+    they replace the constructor's as a whole):
 
-    * ``thr=0.5``: labels with probability ``>= thr`` (the default rule);
-    * ``topk=3``: the three highest labels (``thr=None``);
+    * ``thr=0.5``: labels with probability ``>= thr``; this rule with 0.5 is
+      used when no rule is given at all;
+    * ``topk=3``: the three highest labels;
     * ``topk=3, thr=0.1``: the three highest of those ``>= 0.1`` (RARL COCO);
     * ``class_thr='thr.json'``: labels with probability ``>=`` their own
-      threshold (:func:`load_class_thresholds`), optionally with ``topk``.
+      threshold (:func:`load_class_thresholds`), optionally with ``topk``
+      (not with ``thr``).
+
+    RARL ('squared' / 'soft_ce') and RARNN give softmax-like scores that
+    share one unit of mass between the classes: use ``topk`` (with a small
+    ``thr``) there; a threshold of 0.5 suits the sigmoid heads ('bce', GAP).
 
     Args:
         model: a config name found by :func:`find_config`
@@ -210,7 +219,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         classes: class names; by default from the checkpoint's
             ``dataset_meta``, else the test dataset class's ``METAINFO``,
             else the config's ``test_dataloader.dataset.metainfo``.
-        thr: default probability threshold (0.5).
+        thr: default probability threshold (None; 0.5 if no rule is set).
         topk: default number of labels kept (None: no limit).
         class_thr: default per-class thresholds: a file path or a ``(D,)``
             array.
@@ -243,10 +252,13 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                  pretrained: Optional[str] = None,
                  device: Union[str, torch.device, None] = None,
                  classes: Optional[Sequence[str]] = None,
-                 thr: Optional[float] = 0.5,
+                 thr: Optional[float] = None,
                  topk: Optional[int] = None,
                  class_thr: Union[str, Path, np.ndarray, None] = None,
                  **kwargs) -> None:
+        if thr is not None and class_thr is not None:
+            raise ValueError('MultiLabelInferencer: give thr or class_thr, '
+                             'not both')
         if isinstance(model, Path):
             model = str(model)
         if isinstance(model, str):
@@ -346,14 +358,17 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     def forward(self, inputs: dict, **rules) -> List[DataSample]:
         """``model.test_step`` plus the label set (and RARL step scores).
 
-        ``rules``: the ``thr`` / ``topk`` / ``class_thr`` given to this call,
-        replacing the constructor's.
+        ``rules``: the ``thr`` / ``topk`` / ``class_thr`` given to this call;
+        they replace the constructor's rules as a whole (``topk=3`` alone
+        means top-3, whatever the constructor's ``thr``).
         """
-        thr = rules.get('thr', self.thr)
-        topk = rules.get('topk', self.topk)
-        class_thr = self._class_thr(rules.get('class_thr', self.class_thr))
-        if class_thr is not None and thr is not None:
-            thr = None  # per-class thresholds replace the global one
+        if not rules:
+            rules = dict(thr=self.thr, topk=self.topk,
+                         class_thr=self.class_thr)
+        thr, topk = rules.get('thr', None), rules.get('topk', None)
+        class_thr = self._class_thr(rules.get('class_thr', None))
+        if thr is None and topk is None and class_thr is None:
+            thr = DEFAULT_THR
         step_scores = []
         head = getattr(self.model, 'head', None)
         hook = None
