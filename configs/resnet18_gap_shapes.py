@@ -7,5 +7,6 @@ _base_ = [
     '_base_/schedules/quickstart_adam.py',
     '_base_/default_runtime.py',
 ]
-model = dict(backbone=dict(init_cfg=None))
+num_classes = 8  # must match the generated shapes data
+model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=num_classes))
 default_hooks = dict(logger=dict(interval=5))
