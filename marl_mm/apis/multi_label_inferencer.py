@@ -333,7 +333,8 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     def _init_pipeline(self, cfg: Config) -> Callable:
         """The config's test pipeline, split into its image loader (kept for
         paths: the config's own checks apply) and the rest."""
-        steps = [TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline]
+        steps = [TRANSFORMS.build(t)
+                 for t in cfg.test_dataloader.dataset.pipeline]
         loaders = [t for t in steps if isinstance(t, LoadImageFromFile)]
         self._loader = loaders[0] if loaders else LoadImageFromFile()
         return Compose([t for t in steps

@@ -67,10 +67,10 @@ def save_random_checkpoint(cfg: Config, path: Path, seed: int = 0) -> Path:
 def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp('ckpt')
     return {
-        'rarl': save_random_checkpoint(shapes_config('rarl_resnet18_shapes.py'),
-                                       root / 'rarl.pth', seed=1),
-        'gap': save_random_checkpoint(shapes_config('resnet18_gap_shapes.py'),
-                                      root / 'gap.pth', seed=2),
+        'rarl': save_random_checkpoint(
+            shapes_config('rarl_resnet18_shapes.py'), root / 'rarl.pth', 1),
+        'gap': save_random_checkpoint(
+            shapes_config('resnet18_gap_shapes.py'), root / 'gap.pth', 2),
     }
 
 
@@ -144,8 +144,9 @@ def test_label_rules_match_hand_computation(rarl, tmp_path):
     json_file = tmp_path / 'thr.json'
     json_file.write_text(json.dumps(dict(zip(CLASSES, class_thr.tolist()))))
     txt_file = tmp_path / 'thr.txt'
+    pairs = reversed(list(zip(CLASSES, class_thr)))  # order does not matter
     txt_file.write_text('# class threshold\n' + '\n'.join(
-        f'{c} {float(t)!r}' for c, t in reversed(list(zip(CLASSES, class_thr)))))
+        f'{c} {float(t)!r}' for c, t in pairs))
     cases = [
         (dict(thr=thr), dict(thr=thr)),
         (dict(topk=3), dict(topk=3)),
