@@ -12,9 +12,12 @@ Example::
     from marl_mm.apis import MultiLabelInferencer
     inferencer = MultiLabelInferencer('rarl_vgg16_voc07',
                                       pretrained='work_dirs/epoch_20.pth')
-    result = inferencer('demo.jpg', thr=0.5)[0]
-    result['scores']      # {'aeroplane': 0.01, ..., 'person': 0.93, ...}
+    result = inferencer('demo.jpg', topk=3, thr=0.1)[0]
+    result['scores']      # {'aeroplane': 0.001, ..., 'person': 0.62, ...}
     result['pred_class']  # ['person', 'dog'], highest score first
+
+The images go through the config's test pipeline (for the RARL VOC configs:
+resize to 512, centre 448 crop), exactly as ``tools/test.py`` sees them.
 """
 import json
 import warnings
@@ -288,6 +291,28 @@ class MultiLabelInferencer(ImageClassificationInferencer):
             self.classes = tuple(self.classes)
         self.thr, self.topk = thr, topk
         self.class_thr = self._class_thr(class_thr)
+
+    def __call__(self,
+                 inputs,
+                 return_datasamples: bool = False,
+                 batch_size: int = 1,
+                 **kwargs) -> list:
+        """Predict (with mmpretrain's progress bar over the batches).
+
+        Args:
+            inputs: a path, a folder, a BGR array or a list of these.
+            return_datasamples: return the model's ``DataSample``s.
+            batch_size: images per forward pass.
+            **kwargs: label rules ``thr`` / ``topk`` / ``class_thr`` (replace
+                the constructor's), drawing ``show_dir`` (one PNG per image),
+                ``show``, ``wait_time``.
+
+        Returns:
+            one dict (or DataSample) per image, in input order (a folder's
+            files sorted by name).
+        """
+        return super().__call__(inputs, return_datasamples=return_datasamples,
+                                batch_size=batch_size, **kwargs)
 
     # --------------------------------------------------------------- rules
     def _class_thr(self, class_thr) -> Optional[np.ndarray]:
