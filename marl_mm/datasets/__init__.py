@@ -6,7 +6,8 @@ NUS-WIDE and ESP Game: :class:`NUSWIDE`, :class:`ESPGame`, reading the json
 written by ``tools/dataset_converters/{nus_wide,esp_game}.py``. Generic json
 and the generated quick-start shapes: mmpretrain's ``MultiLabelDataset`` or
 :class:`CheckedMultiLabelDataset`. :func:`check_data_roots` checks the data
-paths of a config before a run.
+paths of a config before a run. :class:`CheckedLoadImageFromFile` loads
+images with errors naming the file and 3-channel uint8 output.
 """
 from .checked_multi_label_dataset import CheckedMultiLabelDataset
 from .coco_multilabel import COCOMultiLabel
@@ -14,8 +15,10 @@ from .esp_game import ESPGame
 from .nus_wide import NUSWIDE
 from .preflight import DATA_LAYOUTS, check_data_roots
 from .strict_voc import StrictVOC
+from .transforms import CheckedLoadImageFromFile
 
 __all__ = [
     'CheckedMultiLabelDataset', 'COCOMultiLabel', 'ESPGame', 'NUSWIDE',
-    'StrictVOC', 'check_data_roots', 'DATA_LAYOUTS'
+    'StrictVOC', 'check_data_roots', 'DATA_LAYOUTS',
+    'CheckedLoadImageFromFile'
 ]

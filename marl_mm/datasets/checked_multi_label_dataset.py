@@ -20,8 +20,9 @@ class CheckedMultiLabelDataset(MultiLabelDataset):
     and, unlike the parent (which accepts anything), checks that: the file
     exists; ``classes`` are known (from the file or the config) and, when
     both give them, agree; there are ``NUM_CLASSES`` of them when a subclass
-    fixes the count; each entry has ``img_path`` and ``gt_label``; every
-    label index is an integer in range (duplicates are merged). Images with
+    fixes the count; each entry has a string ``img_path`` (each image once)
+    and a ``gt_label``; every label index is an integer in range (repeated
+    indices are merged). Images with
     no label are dropped unless ``keep_empty=True``, the count logged
     either way (see :mod:`marl_mm.datasets.utils`).
 
@@ -86,13 +87,22 @@ class CheckedMultiLabelDataset(MultiLabelDataset):
                 f'{name}: {ann_file} names {num_classes} classes, expected '
                 f'{self.NUM_CLASSES} for this benchmark')
 
-        data_list = []
+        data_list, seen = [], {}
         for i, raw in enumerate(annotations['data_list']):
             where = f'data_list[{i}]'
             if not isinstance(raw, dict) or 'img_path' not in raw or \
                     'gt_label' not in raw:
                 raise ValueError(f'{name}: {ann_file}: {where} needs '
                                  "'img_path' and 'gt_label'")
+            if not isinstance(raw['img_path'], str):
+                raise TypeError(f'{name}: {ann_file}: {where}.img_path is '
+                                f"{raw['img_path']!r}; expected a string")
+            j = seen.setdefault(raw['img_path'], i)
+            if j != i:
+                raise ValueError(
+                    f'{name}: {ann_file}: data_list[{j}] and {where} name '
+                    f"the same image {raw['img_path']!r}; each image must "
+                    'appear once (merge their labels)')
             raw = dict(raw)
             raw['gt_label'] = check_label_indices(raw['gt_label'],
                                                   num_classes, ann_file,

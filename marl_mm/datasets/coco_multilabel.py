@@ -165,10 +165,9 @@ class COCOMultiLabel(MultiLabelDataset):
                     raise ValueError(
                         f'COCOMultiLabel: {ann_file}: {key}[{i}] lacks '
                         f'{missing}; every entry needs {list(fields)}')
+        for key in ('categories', 'images', 'annotations'):
+            _check_unique_ids(dataset[key], key, ann_file)
         cat_ids = [c['id'] for c in dataset['categories']]
-        if len(set(cat_ids)) != len(cat_ids):
-            raise ValueError(f'COCOMultiLabel: {ann_file}: duplicate '
-                             'category ids')
         names = [c['name'] for c in dataset['categories']]
         if len(set(names)) != len(names):
             raise ValueError(f'COCOMultiLabel: {ann_file}: duplicate '
@@ -210,3 +209,14 @@ class COCOMultiLabel(MultiLabelDataset):
             f"{'kept' if self.keep_empty else 'dropped'}",
         ]
 
+
+def _check_unique_ids(entries: list, key: str, ann_file: str) -> None:
+    """Each ``id`` of ``entries`` once; pycocotools would silently keep the
+    last of a repeated image id (and lose the first entry's file name)."""
+    seen = {}
+    for i, entry in enumerate(entries):
+        j = seen.setdefault(entry['id'], i)
+        if j != i:
+            raise ValueError(
+                f"COCOMultiLabel: {ann_file}: {key}[{j}] and {key}[{i}] "
+                f"have the same id {entry['id']!r}; ids must be unique")

@@ -149,7 +149,8 @@ def check_data_roots(cfg, splits: Sequence[str] = ('train', 'val', 'test')
         if not loader:
             continue
         dataset = loader.get('dataset') if isinstance(loader, dict) else None
-        for field, ds in _leaf_datasets(dataset, f'{split}_dataloader.dataset'):
+        field = f'{split}_dataloader.dataset'
+        for field, ds in _leaf_datasets(dataset, field):
             missing = _missing(ds)
             if not missing:
                 continue

@@ -37,6 +37,8 @@ class StrictVOC(VOC):
       ``<name>`` raise errors naming the file. A missing ``<difficult>``
       counts as 0 (as in the VOC devkit's reader); mmpretrain's VOC fails
       with an ``AttributeError`` there.
+    * An image id listed twice in the image set, or an empty image set,
+      raise ``ValueError`` (mmpretrain's VOC would use the image twice).
     * A class with both a difficult and a non-difficult object is a plain
       positive only (the devkit's per-class list says 1 there); mmpretrain's
       VOC puts it in both lists.
@@ -61,6 +63,28 @@ class StrictVOC(VOC):
                 f'{UNKNOWN_CLASS_MODES}, got {unknown_classes!r}')
         self.unknown_classes = unknown_classes
         super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """mmpretrain's ``VOC.load_data_list``, then: every id once, and at
+        least one image.
+
+        Returns:
+            One dict per image: ``img_path``, ``gt_label``,
+            ``gt_label_difficult``.
+        """
+        data_list = super().load_data_list()
+        if not data_list:
+            raise ValueError(f'StrictVOC: {self.image_set_path} lists no '
+                             'image ids; expected one id per line')
+        seen = {}
+        for i, info in enumerate(data_list):
+            j = seen.setdefault(info['img_path'], i)
+            if j != i:
+                raise ValueError(
+                    f'StrictVOC: {self.image_set_path} lists the same image '
+                    f'twice (entries {j + 1} and {i + 1}: '
+                    f"{info['img_path']}); expected each id once")
+        return data_list
 
     def _get_labels_from_xml(self, img_id: str) -> Tuple[List[int], List[int]]:
         """Labels and difficult-only labels of one image, checked.

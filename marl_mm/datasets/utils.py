@@ -60,6 +60,10 @@ def handle_unlabelled(data_list: List[dict], keep_empty: bool,
 
     Returns:
         The entries to use.
+
+    Raises:
+        ValueError: if every image is unlabelled and ``keep_empty`` is
+            False (the dataset would be empty).
     """
     logger = MMLogger.get_current_instance()
     n_empty = sum(1 for d in data_list if len(d['gt_label']) == 0)
@@ -73,6 +77,11 @@ def handle_unlabelled(data_list: List[dict], keep_empty: bool,
                 'empty target; losses on y / ||y||_1 are undefined for them')
         return data_list
     kept = [d for d in data_list if len(d['gt_label']) > 0]
+    if data_list and not kept:
+        raise ValueError(
+            f'{dataset}: none of the {len(data_list)} images of {source} '
+            'has a label; expected at least one labelled image (set '
+            'keep_empty=True to evaluate on unlabelled images)')
     logger.info(f'{dataset} ({source}): {len(kept)} images; {n_empty} '
                 'without any label dropped (keep_empty=False)')
     return kept

@@ -19,21 +19,21 @@ data_preprocessor = dict(
 )
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='PackInputs'),
 ]
 # The whole N x N image, for TenViewClassifier (crops on the feature map).
 tenview_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='PackInputs'),
 ]

@@ -5,20 +5,20 @@ _base_ = ['./coco_rarl_512.py']
 image_size = 640  # N
 crop_size = 576  # N - 64
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='PackInputs'),
 ]
 tenview_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='PackInputs'),
 ]
