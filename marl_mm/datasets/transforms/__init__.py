@@ -1,5 +1,4 @@
 """Data transforms (registered in mmpretrain's ``TRANSFORMS``)."""
 from .checked_load_image_from_file import CheckedLoadImageFromFile
-from .load_proposals import LoadProposals
 
-__all__ = ['CheckedLoadImageFromFile', 'LoadProposals']
+__all__ = ['CheckedLoadImageFromFile']
