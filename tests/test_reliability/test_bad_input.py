@@ -700,3 +700,37 @@ def test_27_zero_glimpses_emitted_for_a_whole_batch():
         # the image score is the emitted glimpse's P_t
         t = int(ds.emission_mask.nonzero())
         torch.testing.assert_close(ds.pred_score, ds.glimpse_scores[t])
+
+
+def _ddp_nan_worker(rank, port, queue):
+    import os
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.distributed.init_process_group('gloo', rank=rank, world_size=2)
+    try:
+        torch.set_num_threads(1)
+        hook = NonFiniteCheckHook()
+        hook.after_train_iter(_fake_runner(), 0, None,  # finite on both
+                              dict(loss=torch.tensor(1.)))
+        loss = torch.tensor(float('nan') if rank == 1 else 1.)
+        try:
+            hook.after_train_iter(_fake_runner(), 1, None, dict(loss=loss))
+            queue.put((rank, 'no error'))
+        except FloatingPointError as e:
+            queue.put((rank, str(e)))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_25_nan_on_one_rank_stops_every_rank():
+    import socket
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    queue = mp.get_context('fork').Queue()
+    mp.start_processes(_ddp_nan_worker, args=(port, queue), nprocs=2,
+                       start_method='fork', join=True)
+    messages = dict(queue.get(timeout=60) for _ in range(2))
+    assert 'iteration 7 (epoch 3, batch 1): loss is nan' in messages[1]
+    assert 'a NaN / inf value on 1 other rank(s) (this is rank 0)' in \
+        messages[0]

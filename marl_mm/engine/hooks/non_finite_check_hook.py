@@ -13,6 +13,7 @@ import math
 from typing import Dict, Optional, Sequence
 
 import torch
+from mmengine.dist import all_reduce, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -38,6 +39,10 @@ class NonFiniteCheckHook(Hook):
     suspect; with ``priority='VERY_HIGH'`` (default) the hook raises before
     the ``CheckpointHook`` (``VERY_LOW``) of that iteration, so no checkpoint
     holds them and the last saved checkpoint is clean.
+
+    In distributed training the ranks agree (one ``all_reduce`` of a flag
+    per iteration), so all of them stop at the same iteration; the rank
+    that saw the value names it.
 
     Args:
         check_predictions: also check ``pred_score`` in val / test
@@ -66,14 +71,21 @@ class NonFiniteCheckHook(Hook):
         rl_stats = getattr(head, 'rl_stats', None) or {}
         values.update({f'rl_stats.{k}': v for k, v in rl_stats.items()})
         bad = _first_non_finite(values)
+        where = (f'NonFiniteCheckHook: training iteration {runner.iter + 1} '
+                 f'(epoch {runner.epoch + 1}, batch {batch_idx})')
+        if get_world_size() > 1:  # every rank stops at the same iteration
+            flag = torch.tensor([0. if bad is None else 1.])
+            all_reduce(flag, op='sum')
+            if bad is None and float(flag) > 0:
+                raise FloatingPointError(
+                    f'{where}: a NaN / inf value on {int(flag)} other '
+                    f'rank(s) (this is rank {get_rank()}); see their error')
         if bad is None:
             return
         name, value = bad
         raise FloatingPointError(
-            f'NonFiniteCheckHook: training iteration {runner.iter + 1} '
-            f'(epoch {runner.epoch + 1}, batch {batch_idx}): {name} is '
-            f'{value}. Training stopped; the weights of this iteration were '
-            'not saved. Batch images: '
+            f'{where}: {name} is {value}. Training stopped; the weights of '
+            'this iteration were not saved. Batch images: '
             f'{_image_paths(data_batch, self.max_images)}')
 
     def after_val_iter(self, runner, batch_idx: int,
