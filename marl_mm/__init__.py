@@ -55,6 +55,7 @@ from .utils import install_safe_checkpoint_loader  # noqa: E402
 
 install_safe_checkpoint_loader()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import (apis, datasets, engine, evaluation, models,  # noqa: E402,F401
+               visualization)
 
 __all__ = ['__version__', 'version_info']
