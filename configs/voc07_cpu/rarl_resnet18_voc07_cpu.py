@@ -8,7 +8,7 @@
 #   python tools/train.py configs/voc07_cpu/rarl_resnet18_voc07_cpu.py
 _base_ = [
     '../_base_/datasets/voc07_cpu_128.py',
-    '../_base_/schedules/cpu_adam_8e.py',
+    '../_base_/schedules/cpu_adam_4e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(

@@ -5,7 +5,7 @@
 _base_ = [
     '../_base_/models/resnet18_gap.py',
     '../_base_/datasets/voc07_cpu_128.py',
-    '../_base_/schedules/cpu_adam_8e.py',
+    '../_base_/schedules/cpu_adam_4e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
