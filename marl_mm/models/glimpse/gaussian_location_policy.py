@@ -41,9 +41,14 @@ class GaussianLocationPolicy(BaseModule):
 
     def __init__(self, in_dims: int, hidden_dims: Optional[int] = None,
                  detach_input: bool = False, zero_init: bool = True,
+                 input_grad_scale: float = 1.,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if not 0. <= input_grad_scale <= 1.:
+            raise ValueError('GaussianLocationPolicy: input_grad_scale must be '
+                             f'in [0, 1], got {input_grad_scale}')
         self.detach_input = detach_input
+        self.input_grad_scale = float(input_grad_scale)
         self.zero_init = zero_init
         if hidden_dims:
             self.net = nn.Sequential(nn.Linear(in_dims, hidden_dims),
@@ -62,6 +67,8 @@ class GaussianLocationPolicy(BaseModule):
         """Return ``(mu, pre_tanh)``, both ``(B, 2)``."""
         if self.detach_input:
             state = state.detach()
+        elif self.input_grad_scale < 1.:  # same value, scaled gradient
+            state = torch.lerp(state.detach(), state, self.input_grad_scale)
         pre = self.net(state)  # (B, 2)
         return torch.tanh(pre), pre
 

@@ -68,11 +68,13 @@ the paper's value, the rest are defaults chosen here):
 * ``baseline_mode`` (:class:`PolicyHeadMixin`): 'learned' (paper) |
   'running_mean' (the hook's running mean reward) | 'none'.
 """
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from mmpretrain.registry import MODELS
@@ -86,6 +88,7 @@ from ..glimpse.reward_baseline import RewardBaseline
 from ..glimpse.top_k_recall_reward import TopKRecallReward
 
 LOSS_TYPES = ('squared', 'soft_ce', 'bce')
+REGION_SOURCES = ('anchors', 'proposals')
 ADVANTAGE_NORMS = ('none', 'std', 'meanstd')
 
 
@@ -148,7 +151,9 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                  use_lstm: bool = True,
                  classify_from: str = 'state',
                  random_locations: bool = False,
+                 region_source: str = 'anchors',
                  policy_detach_state: bool = False,
+                 policy_state_grad_scale: float = 1.,
                  loc_zero_init: bool = True,
                  loc_hidden_dims: Optional[int] = None,
                  advantage_norm: str = 'meanstd',
@@ -162,6 +167,9 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         if advantage_norm not in ADVANTAGE_NORMS:
             raise ValueError(f'LSTMGlimpseHead: advantage_norm must be one of '
                              f'{ADVANTAGE_NORMS}, got {advantage_norm!r}')
+        if region_source not in REGION_SOURCES:
+            raise ValueError(f'LSTMGlimpseHead: region_source must be one of '
+                             f'{REGION_SOURCES}, got {region_source!r}')
         if classify_from not in ('state', 'region'):
             raise ValueError("LSTMGlimpseHead: classify_from must be 'state' "
                              f"or 'region', got {classify_from!r}")
@@ -184,6 +192,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         self.use_lstm = use_lstm
         self.classify_from = classify_from
         self.random_locations = random_locations
+        self.region_source = region_source
+        self._warned_no_proposals = False
         self.advantage_norm = advantage_norm
         self.lambda_mu = lambda_mu
         self.random_warmup_iters = random_warmup_iters
@@ -192,7 +202,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         self.anchors = GlimpseAnchors(anchor_sizes, anchor_ratios)
         self.cropper = RegionCropper(roi_size, feat_stride, sampling_ratio)
         self.reward_fn = TopKRecallReward(reward_topk)
-        self.num_regions = self.anchors.num_anchors
+        self.num_regions = (1 if region_source == 'proposals' else
+                            self.anchors.num_anchors)
 
         self.embed = nn.Sequential(
             nn.Linear(in_channels * roi_size * roi_size, embed_dims),
@@ -204,9 +215,17 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             num_classes)
         self.loc_net = GaussianLocationPolicy(
             state_dims, loc_hidden_dims, detach_input=policy_detach_state,
-            zero_init=loc_zero_init)
+            zero_init=loc_zero_init, input_grad_scale=policy_state_grad_scale)
         self.baseline = (RewardBaseline(state_dims, baseline_hidden)
                          if baseline_mode == 'learned' else None)
+
+    def get_extra_state(self) -> dict:
+        """Saved in checkpoints: the training-iteration counter of the
+        random-location warm-up (so a resumed run does not warm up again)."""
+        return {'train_iters': self._train_iters}
+
+    def set_extra_state(self, state: dict) -> None:
+        self._train_iters = int(state.get('train_iters', 0))
 
     # ------------------------------------------------------------ forward
     def _feature_map(self, feats) -> torch.Tensor:
@@ -222,13 +241,18 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         regions = self.cropper(padded, boxes)  # (B, R, C, s, s)
         return self.embed(regions.flatten(2))  # (B, R, E)
 
-    def glimpse(self, feats, mode: str) -> Dict[str, torch.Tensor]:
+    def glimpse(self, feats, mode: str,
+                proposals: Optional[torch.Tensor] = None
+                ) -> Dict[str, torch.Tensor]:
         """Run the T glimpse steps.
 
         Args:
             feats: backbone output (tuple whose last item is the map).
-            mode: 'sample' (Gaussian policy), 'mean' (``l = mu``) or
-                'random' (uniform locations).
+            mode: 'sample' (Gaussian policy), 'mean' (``l = mu``),
+                'random' (uniform locations) or 'proposals' (step t looks
+                at ``proposals[:, t]``; the locations are their centres).
+            proposals: ``(B, T, 4)`` boxes in input pixels (mode
+                'proposals' only).
 
         Returns:
             dict with ``scores`` (B, D) pooled, ``region_scores``
@@ -254,14 +278,21 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                                'pre_tanh', 'states', 'boxes')}
         for _ in range(self.num_steps):
             mu, pre = self.loc_net(state)  # (B, 2) each: Eq. 4
-            if mode == 'random':
-                action = torch.rand_like(mu) * 2 - 1  # (B, 2)
-                loc = action
-            elif mode == 'sample':
-                action, loc = self.loc_net.sample(mu, self.exploration)
+            t = len(out['boxes'])
+            if mode == 'proposals':
+                boxes = proposals[:, t:t + 1]  # (B, 1, 4)
+                centre = (boxes[:, 0, :2] + boxes[:, 0, 2:]) / 2  # (B, 2)
+                action = loc = centre / centre.new_tensor(
+                    [input_size[1], input_size[0]]) * 2 - 1  # (B, 2)
             else:
-                action = loc = mu.detach()
-            boxes = self.anchors(loc, input_size)  # (B, k, 4)
+                if mode == 'random':
+                    action = torch.rand_like(mu) * 2 - 1  # (B, 2)
+                    loc = action
+                elif mode == 'sample':
+                    action, loc = self.loc_net.sample(mu, self.exploration)
+                else:
+                    action = loc = mu.detach()
+                boxes = self.anchors(loc, input_size)  # (B, k, 4)
             z = self._embed(padded, boxes)  # (B, k, E): Eq. 1 + FC
             for name, v in (('locations', loc), ('actions', action),
                             ('mu', mu), ('pre_tanh', pre), ('states', state),
@@ -286,13 +317,49 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         return result
 
     def _mode(self) -> str:
+        if self.region_source == 'proposals':
+            return 'proposals'
         if self.random_locations:
             return 'random'
         return 'sample' if self.training else 'mean'
 
+    def _proposals(self, feats, data_samples: Optional[List]
+                   ) -> Optional[torch.Tensor]:
+        """``(B, T, 4)`` proposal boxes from ``data_sample.proposals``
+        (best first, input pixels), or None unless region_source is
+        'proposals'. Missing boxes (a sample without the field, or with fewer
+        than T boxes) are the whole input, logged once per head."""
+        if self.region_source != 'proposals':
+            return None
+        x = self._feature_map(feats)
+        h_in, w_in = self.cropper.input_size(x)
+        whole = x.new_tensor([0., 0., w_in, h_in])
+        out = whole.repeat(x.shape[0], self.num_steps, 1)  # (B, T, 4)
+        missing = 0
+        for i in range(x.shape[0]):
+            ds = None if data_samples is None else data_samples[i]
+            if ds is None or 'proposals' not in ds:
+                missing += 1
+                continue
+            boxes = torch.as_tensor(ds.proposals, dtype=x.dtype,
+                                    device=x.device).reshape(-1, 4)
+            n = min(len(boxes), self.num_steps)
+            out[i, :n] = boxes[:n]
+            missing += n < self.num_steps
+        if missing and not self._warned_no_proposals:
+            print_log(f'LSTMGlimpseHead: {missing} of {x.shape[0]} images '
+                      f'have fewer than {self.num_steps} proposals (no '
+                      "'proposals' field: LoadProposals missing from the "
+                      'pipeline?); the whole image stands in for the missing '
+                      'ones (logged once).', logger='current',
+                      level=logging.WARNING)
+            self._warned_no_proposals = True
+        return out
+
     def forward(self, feats) -> torch.Tensor:
         """Pooled scores ``(B, D)`` (logits before softmax / sigmoid)."""
-        return self.glimpse(feats, self._mode())['scores']
+        return self.glimpse(feats, self._mode(),
+                            self._proposals(feats, None))['scores']
 
     def _probabilities(self, scores: torch.Tensor) -> torch.Tensor:
         if self.loss_type == 'bce':
@@ -346,8 +413,10 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         warmup = self._train_iters < self.random_warmup_iters
         if self.training:
             self._train_iters += 1
-        mode = 'random' if warmup else self._mode()
-        out = self.glimpse(feats, mode)
+        mode = self._mode()
+        if warmup and mode == 'sample':
+            mode = 'random'
+        out = self.glimpse(feats, mode, self._proposals(feats, data_samples))
         scores = out['scores']  # (B, D)
         y = self._targets(data_samples, scores.device)
         reward, valid = self.reward_fn(scores.detach(), y)  # (B,) each
@@ -377,7 +446,7 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             if self.lambda_mu > 0:  # keep mu out of tanh saturation
                 loss_pg = loss_pg + self.lambda_mu * out['pre_tanh'].pow(2).mean()
             losses['loss_pg'] = loss_pg
-        else:  # random locations: nothing to reinforce
+        else:  # random locations or proposals: nothing to reinforce
             losses['loss_pg'] = scores.new_zeros(()) + 0. * out['mu'].sum()
 
         loc = out['locations'].detach()  # (B, T, 2)
@@ -412,7 +481,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
     def predict(self, feats, data_samples: Optional[List[
             Optional[DataSample]]] = None) -> List[DataSample]:
         """Fill ``pred_score``, ``glimpse_locations``, ``glimpse_boxes``."""
-        out = self.glimpse(feats, self._mode())
+        out = self.glimpse(feats, self._mode(),
+                           self._proposals(feats, data_samples))
         probs = self._probabilities(out['scores']).detach()  # (B, D)
         if data_samples is None:
             data_samples = [None] * probs.shape[0]
