@@ -1,4 +1,5 @@
 """Data transforms (registered in mmpretrain's ``TRANSFORMS``)."""
 from .checked_load_image_from_file import CheckedLoadImageFromFile
+from .load_proposals import LoadProposals
 
-__all__ = ['CheckedLoadImageFromFile']
+__all__ = ['CheckedLoadImageFromFile', 'LoadProposals']
