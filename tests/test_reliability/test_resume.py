@@ -76,7 +76,8 @@ class _ResumeTestRecordHook(Hook):
 TINY_BACKBONE = dict(
     type='FeatureMapWrapper',
     backbone=dict(type='ResNet', depth=18, stem_channels=16,
-                  base_channels=16, out_indices=(2, )),
+                  base_channels=16, num_stages=3, strides=(1, 2, 2),
+                  dilations=(1, 1, 1), out_indices=(2, )),
     out_index=-1)  # (B, 64, 4, 4) at 64 px
 
 MODELS = {
