@@ -15,7 +15,11 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='FeatureMapWrapper',
-        backbone=dict(type='ResNet', depth=18, out_indices=(2, )),
+        # 3 stages built, not 4 cut after the third (an unused layer4
+        # costs time and breaks DDP)
+        backbone=dict(type='ResNet', depth=18, num_stages=3,
+                      strides=(1, 2, 2), dilations=(1, 1, 1),
+                      out_indices=(2, )),
         out_index=-1),
     head=dict(
         type='LSTMGlimpseHead',
@@ -28,6 +32,7 @@ model = dict(
         hidden_dims=256,
         baseline_hidden=64,
         sigma=0.22,
-        loss_type='bce'))
+        loss_type='bce',
+        random_warmup_iters=38))  # 2 epochs of classifier warm-up (docs/rarl.md)
 custom_hooks = [dict(type='PolicyGradientHook')]
 default_hooks = dict(logger=dict(interval=5))

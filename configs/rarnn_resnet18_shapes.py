@@ -17,7 +17,11 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='FeatureMapWrapper',
-        backbone=dict(type='ResNet', depth=18, out_indices=(2, )),
+        # 3 stages built, not 4 cut after the third (an unused layer4
+        # costs time and breaks DDP)
+        backbone=dict(type='ResNet', depth=18, num_stages=3,
+                      strides=(1, 2, 2), dilations=(1, 1, 1),
+                      out_indices=(2, )),
         out_index=-1),
     neck=dict(
         type='RHNContextNeck',

@@ -9,6 +9,9 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    backbone=dict(backbone=dict(out_indices=(2, )), init_cfg=None),
+    backbone=dict(
+        backbone=dict(num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
+                      out_indices=(2, )),
+        init_cfg=None),
     head=dict(in_channels=256))
 default_hooks = dict(logger=dict(interval=25))

@@ -44,15 +44,7 @@ CONFIGS = sorted(str(p.relative_to(REPO_ROOT / 'configs'))
 SIZE = 64
 
 #: configs that fail today, with why; strict: the test says when fixed
-KNOWN_BROKEN = {
-    name: 'ResNet-18 built with 4 stages but cut after stage 3 '
-          '(out_indices=(2, )): layer4 gets no gradient; set num_stages=3, '
-          'strides=(1, 2, 2), dilations=(1, 1, 1) in the backbone'
-    for name in ('rarl_resnet18_shapes.py', 'rarnn_resnet18_shapes.py',
-                 'voc07_cpu/rarl_resnet18_voc07_cpu.py',
-                 'voc07_cpu/rarnn_resnet18_voc07_cpu.py',
-                 'voc07_cpu/resnet18_gap_voc07_cpu.py')
-}
+KNOWN_BROKEN = {}
 
 
 @MODELS.register_module(force=True)
