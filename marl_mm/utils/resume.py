@@ -117,7 +117,10 @@ def find_latest_complete_checkpoint(work_dir: str) -> Optional[str]:
 
 
 def install_resume_fallback() -> None:
-    """Make mmengine's auto-resume call :func:`find_latest_complete_checkpoint`.
+    """Make mmengine's auto-resume use the checked lookup.
+
+    ``Runner.load_or_resume`` then calls
+    :func:`find_latest_complete_checkpoint`.
 
     Replaces ``find_latest_checkpoint`` in ``mmengine.runner.runner`` (the
     name ``Runner.load_or_resume`` calls) and in ``mmengine.runner``.

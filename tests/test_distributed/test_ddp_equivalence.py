@@ -3,9 +3,10 @@
 RARL and RARNN (ResNet-18 with 16 base channels at 64 px, BatchNorm frozen
 with ``norm_eval``) train 3 SGD steps (momentum 0.9; with Adam, elements
 whose gradient is ~0 turn float32 rounding into sign-like updates: measured
-max |diff| 1.6e-4 at lr 1e-2, while the gradients agree to 1e-6 relative) with batch 2 on each of 2 ranks
-through mmengine's ``MMDistributedDataParallel.train_step`` (what the Runner
-calls), and with batch 4 in one process. Rank ``r`` gets the rows
+max |diff| 1.6e-4 at lr 1e-2, while the gradients agree to 1e-6 relative)
+with batch 2 on each of 2 ranks through mmengine's
+``MMDistributedDataParallel.train_step`` (what the Runner calls), and with
+batch 4 in one process. Rank ``r`` gets the rows
 ``r::2`` of each global batch (as mmengine's ``DefaultSampler``).
 
 Same policy noise on both sides: the heads draw their exploration noise for
@@ -46,10 +47,8 @@ from queue import Empty
 import pytest
 import torch
 import torch.multiprocessing as mp
-import torch.nn as nn
-from mmengine.config import Config
 from mmengine.evaluator import Evaluator
-from mmengine.model import BaseModule, MMDistributedDataParallel
+from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed

@@ -86,7 +86,8 @@ def _cfg(work_dir, name, resume=False):
 
 
 def _weights(runner):
-    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+    return {k: v.detach().clone()
+            for k, v in runner.model.state_dict().items()}
 
 
 def test_failed_save_leaves_previous_checkpoint_and_resume_uses_it(

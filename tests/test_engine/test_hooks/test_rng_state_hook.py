@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 
 import marl_mm  # noqa: F401
 from marl_mm.engine.hooks import RNGStateHook
-from marl_mm.engine.hooks.rng_state_hook import get_rng_state, set_rng_state
+from marl_mm.engine.hooks.rng_state_hook import set_rng_state
 from marl_mm.utils import safe_torch_load
 
 
