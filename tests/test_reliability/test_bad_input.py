@@ -754,8 +754,8 @@ print('shape', tuple(out.shape))
 
 
 @pytest.mark.xfail(strict=True, reason='NaN features give NaN glimpse boxes '
-                   'and torchvision roi_align segfaults on them (RegionCropper '
-                   'should nan_to_num / clamp its boxes)')
+                   'and torchvision roi_align segfaults on them '
+                   '(RegionCropper should nan_to_num / clamp its boxes)')
 def test_25_nan_boxes_in_region_cropper_do_not_crash():
     """LSTMGlimpseHead.loss on NaN features dies with SIGSEGV here."""
     import subprocess
