@@ -3,7 +3,14 @@
 # stage (stride 16, 256 channels, an 8 x 8 map: the RHN's spatial_size is set
 # to match), T = 4 candidate glimpses, narrower RHN / context / GRRE (256),
 # K = 4 emission samples, the paper's reward (R_+ 1, R_- 0.1, R_e 10). No
-# backbone freeze (nothing pretrained to keep). About a minute on two cores.
+# backbone freeze (nothing pretrained to keep).
+# Measured (seed 0, 6 epochs, 114 iterations): val mAP 48.2 (chance, the
+# class prior: 25.6), F_L 48.1, F_I 46.5 (top-3 above 0.1); training reward
+# -0.29 -> 0.9, emission rate 0.66 -> 0.91, all 4 glimpses emitted at test:
+# with the paper's R_- = 0.1 "emit all" is close to optimal (GRREHead
+# docstring; reward=dict(neg_penalty=1.0) makes the policy drop glimpses).
+# Cost per iteration about 1.4x the GAP quick start's; 33 min on two CPU
+# cores shared with other jobs (load ~10), minutes on an idle machine.
 #   python tools/dataset_converters/generate_shapes.py
 #   python tools/train.py configs/rarnn_resnet18_shapes.py
 # The GAP baseline on the same data and schedule: resnet18_gap_shapes.py.
