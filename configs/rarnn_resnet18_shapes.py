@@ -10,7 +10,7 @@
 # with the paper's R_- = 0.1 "emit all" is close to optimal (GRREHead
 # docstring; reward=dict(neg_penalty=1.0) makes the policy drop glimpses).
 # Cost per iteration about 1.4x the GAP quick start's; 33 min on two CPU
-# cores shared with other jobs (load ~10), minutes on an idle machine.
+# cores shared with other jobs (load ~10; not timed on an idle machine).
 #   python tools/dataset_converters/generate_shapes.py
 #   python tools/train.py configs/rarnn_resnet18_shapes.py
 # The GAP baseline on the same data and schedule: resnet18_gap_shapes.py.
