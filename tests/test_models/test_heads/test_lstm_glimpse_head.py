@@ -171,6 +171,43 @@ def test_predict_fills_scores_locations_and_boxes():
         torch.testing.assert_close(ds.glimpse_boxes, direct['boxes'][i])
 
 
+
+def test_proposal_regions_one_per_step_and_whole_image_fallback(capfd):
+    """region_source='proposals': step t crops the t-th proposal (checked
+    against roi_align on the zero-padded map), no policy loss; a sample
+    without proposals uses the whole input (24 x 24 px here) and it is
+    logged."""
+    head = _head(region_source='proposals', num_steps=2).train()
+    feats = torch.randn(2, 2, 6, 6)
+    props = torch.tensor([[2., 3., 10., 12.], [8., 0., 20., 9.]])
+    samples = _samples([[0], [1]])
+    samples[0].set_field(props.numpy(), 'proposals')
+    out = head.glimpse((feats,), 'proposals',
+                       head._proposals((feats,), samples))
+    torch.testing.assert_close(out['boxes'][0, :, 0], props)
+    whole = torch.tensor([0., 0., 24., 24.])
+    torch.testing.assert_close(out['boxes'][1, :, 0], whole.expand(2, 4))
+    # the region feature of step 1, image 0, by hand with roi_align
+    padded = torch.nn.functional.pad(feats, (1, 1, 1, 1))
+    roi = torch.cat([torch.zeros(1), props[1] / 4 + 1])[None]
+    crop = roi_align(padded, roi, 2, 1., 2, True)  # (1, C, 2, 2)
+    z = head.embed(crop.flatten(1))  # (1, E)
+    torch.testing.assert_close(
+        head.embed(head.cropper(padded, out['boxes'][:, 1]).flatten(2)
+                   )[0, 0], z[0])
+    # locations are the boxes' centres, normalised
+    torch.testing.assert_close(out['locations'][0, 0],
+                               torch.tensor([6., 7.5]) / 24 * 2 - 1)
+    losses = head.loss((feats,), samples)
+    assert losses['loss_pg'] == 0
+    assert head._warned_no_proposals  # logged once through MMLogger
+    assert 'have fewer than 2 proposals' in ''.join(capfd.readouterr())
+    pred = head.eval().predict((feats,), samples)
+    torch.testing.assert_close(pred[0].glimpse_boxes[:, 0], props)
+    with pytest.raises(ValueError, match='region_source'):
+        _head(region_source='edgeboxes')
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match='loss_type'):
         _head(loss_type='hinge')
