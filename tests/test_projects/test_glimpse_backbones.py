@@ -49,7 +49,10 @@ def _strip_pretrained(cfg):
 
 
 def _model_cfg(name):
-    return Config.fromfile(str(PROJECT / 'configs' / name)).model.to_dict()
+    cfg = Config.fromfile(str(PROJECT / 'configs' / name)).model.to_dict()
+    # the wrapper's dry run at 64 px instead of 224 (stride 32 still fits)
+    cfg['backbone']['probe_size'] = 64
+    return cfg
 
 
 def _build(name):

@@ -43,7 +43,7 @@ def config(tmp_path_factory):
 @pytest.fixture(scope='module')
 def report(config, tmp_path_factory):
     out = tmp_path_factory.mktemp('bench') / 'report.json'
-    rep = bench.main([str(config), '--input-size', '96', '--batch-size', '2',
+    rep = bench.main([str(config), '--input-size', '80', '--batch-size', '2',
                       '--iters', '1', '--warmup', '1', '--peak-tflops', '2.5',
                       '--json', str(out)])
     return rep, json.loads(out.read_text())
@@ -73,7 +73,7 @@ def _conv_flops_by_hand(module: nn.Module, x: torch.Tensor) -> int:
 def test_report_fields_and_consistency(report):
     rep, saved = report
     assert saved['train']['time_s'] == pytest.approx(rep['train']['time_s'])
-    assert rep['input_size'] == 96 and rep['train_size'] == 96  # no crop
+    assert rep['input_size'] == 80 and rep['train_size'] == 80  # no crop
     batch, peak = rep['batch_size'], rep['peak_tflops']
     sections = [rep['train'], rep['inference']['single_view'],
                 rep['inference']['ten_view'], rep['inference']['ensemble']]
@@ -97,7 +97,7 @@ def test_report_fields_and_consistency(report):
     assert tv['ratio_to_backbone'] == pytest.approx(
         tv['time_s'] / tv['backbone_passes_time_s'])
     ens = rep['inference']['ensemble']
-    assert ens['sizes'] == [96, 120]
+    assert ens['sizes'] == [80, 100]
     assert ens['time_s'] == pytest.approx(sum(ens['scale_times_s']))
     assert ens['scale_times_s'][0] == pytest.approx(tv['time_s'])
     assert ens['flops_per_image'] > tv['flops_per_image']
@@ -109,7 +109,7 @@ def test_flops_match_a_count_by_hand(report, config):
     rep, _ = report
     cfg = Config.fromfile(str(config))
     model = bench.build_model(cfg, torch.device('cpu'), False).eval()
-    one_pass = _conv_flops_by_hand(model.backbone, torch.zeros(1, 3, 96, 96))
+    one_pass = _conv_flops_by_hand(model.backbone, torch.zeros(1, 3, 80, 80))
     tv = rep['inference']['ten_view']
     # ten views need one pass per image and one per flipped image
     assert tv['backbone_passes_flops_per_image'] == 2 * one_pass

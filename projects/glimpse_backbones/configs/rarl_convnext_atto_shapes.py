@@ -3,7 +3,8 @@
 # channels) trained from scratch on the generated shapes data, everything
 # else as configs/rarl_resnet18_shapes.py. Minutes on two cores.
 #   python tools/dataset_converters/generate_shapes.py
-#   python tools/train.py projects/glimpse_backbones/configs/rarl_convnext_atto_shapes.py
+#   python tools/train.py \
+#       projects/glimpse_backbones/configs/rarl_convnext_atto_shapes.py
 _base_ = ['../../../configs/rarl_resnet18_shapes.py']
 model = dict(
     backbone=dict(
