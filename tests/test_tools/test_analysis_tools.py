@@ -178,3 +178,27 @@ def test_plot_per_class_ap(tmp_path):
     np.testing.assert_allclose(ap_b, ref_b, atol=1e-9)
     with pytest.raises(ValueError, match='share classes'):
         plot_tool.plot(np.zeros(3), np.zeros(4), str(tmp_path / 'x.png'))
+
+
+def test_reads_what_dump_results_writes(tmp_path):
+    """The pickle format of tools/test.py --out (mmengine's DumpResults on
+    DataSamples with the preprocessor's multi-hot gt_score)."""
+    from mmengine.evaluator import DumpResults
+    from mmpretrain.structures import DataSample
+    _, scores, target, _ = _make_predictions(20, 8, seed=6)
+    pkl = tmp_path / 'dump.pkl'
+    dump = DumpResults(out_file_path=str(pkl))
+    samples = [
+        DataSample().set_gt_label(np.flatnonzero(t).tolist()).set_gt_score(
+            torch.tensor(t, dtype=torch.float32)).set_pred_score(
+                torch.tensor(s, dtype=torch.float32)).to_dict()
+        for s, t in zip(scores, target)
+    ]
+    dump.process(None, samples)
+    dump.compute_metrics(dump.results)
+    result = eval_tool.main([str(pkl), '--protocol', 'espgame', '--classes',
+                             ','.join('abcdefgh')])
+    ref = [average_precision_score(target[:, c], scores[:, c])
+           for c in range(8)]
+    np.testing.assert_allclose([r['ap'] for r in result['per_class']], ref,
+                               atol=1e-6)
