@@ -14,6 +14,15 @@ default_hooks = dict(
                     save_last=True, backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # torch / numpy / python generator states in every checkpoint, so that
+    # --resume continues bit-identically (mmengine only re-seeds). Here, not
+    # in custom_hooks, so configs can set custom_hooks freely.
+    rng_state=dict(type='RNGStateHook'),
+    # num_classes of the model vs the datasets, before the first iteration
+    data_check=dict(type='DataCheckHook'),
+    # a NaN / inf loss, reward or advantage stops training with the
+    # iteration, the term and the images, before any checkpoint is written
+    non_finite=dict(type='NonFiniteCheckHook'),
 )
 
 env_cfg = dict(
@@ -29,4 +38,5 @@ log_level = 'INFO'
 load_from = None
 resume = False
 # Same seed, same result on CPU; see docs for what is deterministic on GPU.
-randomness = dict(seed=0, deterministic=False)
+# diff_rank_seed: each GPU draws its own policy noise under DDP.
+randomness = dict(seed=0, diff_rank_seed=True, deterministic=False)

@@ -18,7 +18,7 @@ meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
 load_proposals = dict(type='LoadProposals', proposal_file=proposal_file,
                       num_proposals=5, nms_iou=0.7)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -26,7 +26,7 @@ train_pipeline = [
     dict(type='PackInputs', algorithm_keys=('proposals', )),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='CenterCrop', crop_size=crop_size),
     load_proposals,

@@ -106,8 +106,13 @@ def _write_config(tmp: Path, data_root: Path, model: str,
                   rng_hook: bool = True) -> Path:
     hooks = [dict(type='PolicyGradientHook', baseline='running_mean'),
              dict(type='_ResumeTestRecordHook')]
-    if rng_hook:
-        hooks.append(dict(type='RNGStateHook'))
+    # RNGStateHook comes from default_runtime's default_hooks ('rng_state');
+    # without it, default_hooks is rebuilt from mmengine's own hooks only
+    # (mmengine refuses None for a key it does not define).
+    rng_state = ("rng_state=dict(type='RNGStateHook')," if rng_hook else
+                 "_delete_=True, timer=dict(type='IterTimerHook'), "
+                 "param_scheduler=dict(type='ParamSchedulerHook'), "
+                 "sampler_seed=dict(type='DistSamplerSeedHook'),")
     pipeline = [dict(type='LoadImageFromFile'),
                 dict(type='RandomFlip', prob=0.5, direction='horizontal'),
                 dict(type='PackInputs')]
@@ -126,8 +131,10 @@ param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=False,
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',
                  max_iters={MAX_ITERS}, val_interval=3)
 default_hooks = dict(
-    logger=dict(interval=1),
-    checkpoint=dict(by_epoch=False, interval=2, max_keep_ckpts=5,
+    {rng_state}
+    logger=dict(type='LoggerHook', interval=1),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2,
+                    max_keep_ckpts=5, save_last=True,
                     backend_args=dict(backend='atomic_local')))
 log_processor = dict(by_epoch=False)
 custom_hooks = {hooks!r}

@@ -24,14 +24,14 @@ meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
              'scale_factor', 'flip', 'flip_direction', 'gt_label_difficult')
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size)),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='PackInputs', meta_keys=meta_keys),

@@ -18,7 +18,7 @@ ten_view_model = dict(
     type='TenViewClassifier',
     test_cfg=dict(mode='ten_view', crop_size=448))
 ten_view_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(512, 512)),
     # gt_label_difficult (VOC) must reach the AP metrics, which ignore those
     # labels; PackInputs skips keys a dataset does not provide.

@@ -243,7 +243,7 @@ def test_tta_snippet_switches_model_and_pipeline(tmp_path, size):
     assert cfg.test_dataloader.batch_size == 2
     pipeline = cfg.test_dataloader.dataset.pipeline
     assert [t['type'] for t in pipeline] == [
-        'LoadImageFromFile', 'Resize', 'PackInputs']
+        'CheckedLoadImageFromFile', 'Resize', 'PackInputs']
     assert pipeline[1]['scale'] == (size, size)
     assert 'gt_label_difficult' in pipeline[2]['meta_keys']
     model = MODELS.build(cfg.model.to_dict())
