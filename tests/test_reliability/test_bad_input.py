@@ -753,11 +753,9 @@ print('shape', tuple(out.shape))
 """
 
 
-@pytest.mark.xfail(strict=True, reason='NaN features give NaN glimpse boxes '
-                   'and torchvision roi_align segfaults on them '
-                   '(RegionCropper should nan_to_num / clamp its boxes)')
 def test_25_nan_boxes_in_region_cropper_do_not_crash():
-    """LSTMGlimpseHead.loss on NaN features dies with SIGSEGV here."""
+    """NaN boxes (from NaN features) used to kill the process (SIGSEGV in
+    torchvision's roi_align); RegionCropper now keeps boxes finite."""
     import subprocess
     import sys
     path = REPO / 'marl_mm' / 'models' / 'glimpse' / 'region_cropper.py'
@@ -767,9 +765,6 @@ def test_25_nan_boxes_in_region_cropper_do_not_crash():
     assert 'shape (2, 5, 3, 2, 2)' in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason='NaN features give NaN emission '
-                   "probabilities and torch.bernoulli raises 'Expected p_in "
-                   ">= 0 && p_in <= 1' (EmissionIndicator should catch it)")
 def test_25_nan_features_in_grre_head_give_clear_outcome():
     from marl_mm.models.necks import GlimpseFeatures
     torch.manual_seed(0)

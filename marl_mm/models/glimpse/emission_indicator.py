@@ -85,6 +85,11 @@ class EmissionIndicator(BaseModule):
             ``(B*K, T)`` bool (no gradient: the samples are discrete).
         """
         p = logits.detach().sigmoid().repeat_interleave(num_samples, 0)
+        # NaN logits (from NaN features) would make torch.bernoulli raise an
+        # error that names nothing; sample them at 0.5 instead: their
+        # log-probabilities stay NaN, so the loss is NaN and
+        # NonFiniteCheckHook stops training naming the iteration and term.
+        p = p.nan_to_num(0.5)
         return torch.bernoulli(p).bool()  # (B*K, T)
 
     @staticmethod

@@ -77,6 +77,13 @@ class RegionCropper:
                 f'feature batch B={padded.shape[0]}, got {tuple(boxes.shape)}')
         batch, mid = boxes.shape[0], boxes.shape[1:-1]
         flat = boxes.reshape(batch, -1, 4) / self.stride + 1.  # (B, R, 4) padded cells
+        # torchvision's CPU roi_align crashes the process (SIGSEGV) on NaN or
+        # huge boxes, which NaN features produce. Keep boxes finite and
+        # within a few map sizes (a box there reads only padding): a no-op
+        # for every real box; the NaN features themselves still give a NaN
+        # loss, which NonFiniteCheckHook reports.
+        limit = 4. * max(padded.shape[-2:])
+        flat = flat.nan_to_num(0.).clamp(-limit, limit)
         index = torch.arange(batch, device=boxes.device, dtype=boxes.dtype)
         index = index.view(batch, 1, 1).expand(batch, flat.shape[1], 1)
         rois = torch.cat([index, flat], dim=-1).reshape(-1, 5)  # (B*R, 5)
