@@ -9,6 +9,9 @@ pitfalls"); the paper's setting is ``detach_input=False, zero_init=False``:
   network read the state with its gradient stopped, so REINFORCE only trains
   this network and cannot drag the shared LSTM state around (but then the
   state must already encode where objects are; see LSTMGlimpseHead).
+* ``input_grad_scale`` (default 1 = paper): the state's value is used as is
+  but the gradient into it is multiplied by this factor (0 acts like
+  ``detach_input``); a middle ground measured in docs/rarl.md.
 * ``zero_init`` (default True, chosen here): the output layer starts at zero,
   so every image starts at the centre, ``mu = 0``, away from tanh saturation.
 * ``hidden_dims`` (default None = the paper's single FC): an optional hidden
@@ -36,6 +39,7 @@ class GaussianLocationPolicy(BaseModule):
         hidden_dims: optional hidden layer width; ``None`` = one FC (paper).
         detach_input: stop the gradient into the state (see module doc).
         zero_init: zero the output layer in :meth:`init_weights`.
+        input_grad_scale: factor on the gradient into the state, in [0, 1].
         init_cfg: mmengine init config.
     """
 
