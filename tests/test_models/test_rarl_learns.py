@@ -15,9 +15,10 @@ resolution (a classifier on that view alone reaches about 0.5 accuracy, chance
 view alone classifies 99% of the images and the policy has nothing to learn
 (docs/rarl.md).
 
-Only sizes are scaled to the 16 x 16 map and a 600-iteration run: T = 3 steps,
-anchors of one area (64^2 px; the main config's three ratios), 64-d LSTM, sigma 0.22 (0.11 of the paper is ~1.5 cells on a
-28-cell map; 0.22 is ~1.8 cells here), 100 warm-up iterations (the main
+Only sizes are scaled to the 16 x 16 map and a 600-iteration run: T = 3
+steps, anchors of one area (64^2 px; the main config's three ratios), 64-d
+LSTM, sigma 0.22 (0.11 of the paper is ~1.5 cells on a 28-cell map; 0.22 is
+~1.8 cells here), 100 warm-up iterations (the main
 config's 500 are for 6260 iterations), Adam 3e-3 (the paper's 1e-5 fine-tunes
 a pretrained VGG16). Every other head option is the main config's.
 """
@@ -88,7 +89,8 @@ def test_main_model_policy_learns_to_look_at_the_object():
         assert head.classify_from == 'state' and head.use_lstm  # Ours-C
         optim = torch.optim.Adam(head.parameters(), lr=3e-3)
         g = torch.Generator().manual_seed(0)
-        x_eval, c_eval, ctr_eval = _batch(512, torch.Generator().manual_seed(1))
+        x_eval, c_eval, ctr_eval = _batch(
+            512, torch.Generator().manual_seed(1))
         untrained = _evaluate(head, x_eval, c_eval, ctr_eval, 'mean')
         head.train()
         for _ in range(600):

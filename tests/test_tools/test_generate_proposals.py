@@ -11,7 +11,8 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
-    'generate_proposals', REPO_ROOT / 'tools' / 'misc' / 'generate_proposals.py')
+    'generate_proposals',
+    REPO_ROOT / 'tools' / 'misc' / 'generate_proposals.py')
 gp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gp)
 
@@ -41,7 +42,8 @@ def test_edge_density_proposals_inside_suppressed_and_on_the_object():
     assert 1 <= len(boxes) <= 5
     assert (boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all()
     assert (boxes[:, 2] <= 160).all() and (boxes[:, 3] <= 120).all()
-    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+    assert (boxes[:, 2] > boxes[:, 0]).all()
+    assert (boxes[:, 3] > boxes[:, 1]).all()
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):
             assert _iou(boxes[i], boxes[j]) <= 0.7 + 1e-6

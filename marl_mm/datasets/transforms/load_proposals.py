@@ -1,6 +1,7 @@
 """Load precomputed object proposals for RARL's proposal ablation (Chen et
 al. AAAI 2018, Table 3: top-5 EdgeBox proposals after NMS 0.7 replace the
-attended regions; here a stand-in made by ``tools/misc/generate_proposals.py``).
+attended regions; here a stand-in made by
+``tools/misc/generate_proposals.py``).
 """
 import json
 from pathlib import Path

@@ -49,8 +49,8 @@ class GaussianLocationPolicy(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not 0. <= input_grad_scale <= 1.:
-            raise ValueError('GaussianLocationPolicy: input_grad_scale must be '
-                             f'in [0, 1], got {input_grad_scale}')
+            raise ValueError('GaussianLocationPolicy: input_grad_scale must '
+                             f'be in [0, 1], got {input_grad_scale}')
         self.detach_input = detach_input
         self.input_grad_scale = float(input_grad_scale)
         self.zero_init = zero_init
