@@ -216,6 +216,19 @@ def test_proposal_regions_one_per_step_and_whole_image_fallback():
         _head(region_source='edgeboxes')
 
 
+
+def test_warmup_counter_is_saved_and_restored():
+    head = _head(random_warmup_iters=2).train()
+    feats = torch.randn(2, 2, 6, 6)
+    for _ in range(2):  # warm-up: random locations, no policy loss
+        assert head.loss((feats,), _samples([[0], [1]]))['loss_pg'] == 0
+    state = head.state_dict()
+    fresh = _head(random_warmup_iters=2).train()
+    fresh.load_state_dict(state)
+    assert fresh._train_iters == 2
+    # past the warm-up: the sampled policy is reinforced
+    assert fresh.loss((feats,), _samples([[0], [1]]))['loss_pg'] != 0
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match='loss_type'):
         _head(loss_type='hinge')
