@@ -31,6 +31,10 @@ model = dict(
         embed_dims=256,
         hidden_dims=256,
         baseline_hidden=64,
-        loss_type='bce'))
+        loss_type='bce',
+        # random locations, no policy loss, for the first 100 of 500
+        # iterations: the classifier learns to read glimpses before
+        # REINFORCE starts (docs/rarl.md)
+        random_warmup_iters=100))
 custom_hooks = [dict(type='PolicyGradientHook')]
 default_hooks = dict(logger=dict(interval=25))
