@@ -161,7 +161,14 @@ class RHN(BaseModule):
             ``(B, C, S, S)``.
         """
         l_prev = guide(x_prev)  # (B, Dx): Eq. 1
-        return F.relu(self.deconv(l_prev[..., None, None]))  # (B, C, S, S)
+        # The deconvolution of a 1 x 1 input is one matrix product with its
+        # weight (Dx, C, S, S) seen as (Dx, C*S*S): the same numbers and
+        # parameters as self.deconv(l_prev[..., None, None]), ~2-4x faster
+        # than ConvTranspose2d's kernel for this shape (docs/benchmarks.md).
+        size = self.spatial_size
+        bias = self.deconv.bias.repeat_interleave(size * size)  # (C*S*S, )
+        a = torch.addmm(bias, l_prev, self.deconv.weight.flatten(1))
+        return F.relu(a.view(-1, self.in_channels, size, size))  # (B, C, S, S)
 
     def forward(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
                 ) -> GlimpseFeatures:
