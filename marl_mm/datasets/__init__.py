@@ -14,11 +14,12 @@ from .coco_multilabel import COCOMultiLabel
 from .esp_game import ESPGame
 from .nus_wide import NUSWIDE
 from .preflight import DATA_LAYOUTS, check_data_roots
+from .resumable_worker_init import resumable_worker_init_fn
 from .strict_voc import StrictVOC
 from .transforms import CheckedLoadImageFromFile
 
 __all__ = [
     'CheckedMultiLabelDataset', 'COCOMultiLabel', 'ESPGame', 'NUSWIDE',
     'StrictVOC', 'check_data_roots', 'DATA_LAYOUTS',
-    'CheckedLoadImageFromFile'
+    'CheckedLoadImageFromFile', 'resumable_worker_init_fn'
 ]

@@ -40,7 +40,10 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=1,
-    persistent_workers=True,
+    # fresh workers each epoch, seeded from the (resumable) main generator:
+    # exact resume, new augmentation every epoch (resumable_worker_init_fn)
+    persistent_workers=False,
+    worker_init_fn=dict(type='resumable_worker_init_fn'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
