@@ -34,6 +34,8 @@ Predictions (:meth:`predict`) put into each ``DataSample``:
 * ``glimpse_locations``: ``(T, 2)`` the attended locations ``l_1..l_T``
   (normalised ``(x, y)`` in ``[-1, 1]``; ``l_0`` is the whole image and is not
   stored).
+* ``glimpse_scores``: ``(T, D)`` each step's probabilities (its max over
+  the k regions, then the head's normalisation).
 * ``glimpse_boxes``: ``(T, k, 4)`` the regions ``(x1, y1, x2, y2)`` in pixels
   of the input crop (may cross its border).
 
@@ -500,10 +502,15 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
     # ------------------------------------------------------------ predict
     def predict(self, feats, data_samples: Optional[List[
             Optional[DataSample]]] = None) -> List[DataSample]:
-        """Fill ``pred_score``, ``glimpse_locations``, ``glimpse_boxes``."""
+        """Fill ``pred_score``, ``glimpse_locations``, ``glimpse_boxes`` and
+        ``glimpse_scores`` ``(T, D)``: each step's probabilities from its
+        category-wise max over its k regions (what the glimpse drawings
+        label each step with)."""
         out = self.glimpse(feats, self._mode(),
                            self._proposals(feats, data_samples))
         probs = self._probabilities(out['scores']).detach()  # (B, D)
+        steps = self._probabilities(
+            out['region_scores'].amax(2)).detach()  # (B, T, D)
         if data_samples is None:
             data_samples = [None] * probs.shape[0]
         results = []
@@ -512,5 +519,6 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             ds.set_pred_score(probs[i])
             ds.set_field(out['locations'][i].detach(), 'glimpse_locations')
             ds.set_field(out['boxes'][i].detach(), 'glimpse_boxes')
+            ds.set_field(steps[i], 'glimpse_scores')
             results.append(ds)
         return results
