@@ -6,7 +6,9 @@ per image (paper: K = 4, folded into the batch here: rows ``b*K .. b*K+K-1``
 belong to image ``b``, the order of ``repeat_interleave``); test emits
 ``e_t = [p_t > 0.5]`` and, if that emits nothing, the glimpse with the
 largest ``p_t`` (METHOD.md). Log-probabilities and entropies are computed
-from the logits (stable, via ``binary_cross_entropy_with_logits``).
+from the logits (stable, via ``binary_cross_entropy_with_logits``). Under AMP
+the FC, the probabilities, log-probabilities and entropies run in float32
+with autocast off (:mod:`.float32_math`); the logits are float32.
 
 Choices where the paper is open (constructor options, defaults chosen here):
 
@@ -29,6 +31,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmpretrain.registry import MODELS
+
+from .float32_math import float32_linear, no_autocast
 
 
 @MODELS.register_module()
@@ -68,10 +72,10 @@ class EmissionIndicator(BaseModule):
             self._reset()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(..., T, D) -> (..., T)`` logits of ``p_t``."""
+        """``(..., T, D) -> (..., T)`` float32 logits of ``p_t``."""
         if self.detach_input:
             x = x.detach()
-        return self.fc(x).squeeze(-1)
+        return float32_linear(self.fc, x).squeeze(-1)
 
     @staticmethod
     def sample(logits: torch.Tensor, num_samples: int) -> torch.Tensor:
@@ -84,7 +88,9 @@ class EmissionIndicator(BaseModule):
         Returns:
             ``(B*K, T)`` bool (no gradient: the samples are discrete).
         """
-        p = logits.detach().sigmoid().repeat_interleave(num_samples, 0)
+        with no_autocast(logits):
+            p = logits.detach().float().sigmoid()  # (B, T)
+        p = p.repeat_interleave(num_samples, 0)  # (B*K, T)
         # NaN logits (from NaN features) would make torch.bernoulli raise an
         # error that names nothing; sample them at 0.5 instead: their
         # log-probabilities stay NaN, so the loss is NaN and
@@ -108,12 +114,17 @@ class EmissionIndicator(BaseModule):
 
     @staticmethod
     def log_prob(logits: torch.Tensor, emitted: torch.Tensor) -> torch.Tensor:
-        """``sum_t log pi(e_t)``: ``(N, T), (N, T) -> (N,)``."""
-        return -F.binary_cross_entropy_with_logits(
-            logits, emitted.float(), reduction='none').sum(-1)
+        """``sum_t log pi(e_t)``: ``(N, T), (N, T) -> (N,)``, float32."""
+        with no_autocast(logits):
+            return -F.binary_cross_entropy_with_logits(
+                logits.float(), emitted.float(), reduction='none').sum(-1)
 
     @staticmethod
     def entropy(logits: torch.Tensor) -> torch.Tensor:
-        """Bernoulli entropy per glimpse, ``(..., T) -> (..., T)`` (nats)."""
-        p = logits.sigmoid()
-        return F.binary_cross_entropy_with_logits(logits, p, reduction='none')
+        """Bernoulli entropy per glimpse, ``(..., T) -> (..., T)`` (nats),
+        float32."""
+        with no_autocast(logits):
+            logits = logits.float()
+            p = logits.sigmoid()
+            return F.binary_cross_entropy_with_logits(logits, p,
+                                                      reduction='none')

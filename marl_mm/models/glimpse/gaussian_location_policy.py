@@ -19,6 +19,11 @@ pitfalls"); the paper's setting is ``detach_input=False, zero_init=False``:
 
 The log-probability is taken of the *unclipped* Gaussian sample (the action
 actually drawn; clipping is part of the environment), default chosen here.
+
+Under AMP the output layer, ``tanh``, sampling and ``log_prob`` run in
+float32 with autocast off (:mod:`.float32_math`): ``mu``, ``pre_tanh``, the
+samples and the log-probabilities are float32 whatever autocast gives the
+state; an optional hidden layer still runs in the autocast dtype.
 """
 import math
 from typing import Optional, Tuple
@@ -28,6 +33,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmpretrain.registry import MODELS
+
+from .float32_math import float32_linear, no_autocast
 
 
 @MODELS.register_module()
@@ -68,29 +75,37 @@ class GaussianLocationPolicy(BaseModule):
             nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, state: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(mu, pre_tanh)``, both ``(B, 2)``."""
+        """Return ``(mu, pre_tanh)``, both ``(B, 2)`` float32."""
         if self.detach_input:
             state = state.detach()
         elif self.input_grad_scale < 1.:  # same value, scaled gradient
             state = torch.lerp(state.detach(), state, self.input_grad_scale)
-        pre = self.net(state)  # (B, 2)
-        return torch.tanh(pre), pre
+        *body, out = self.net
+        for layer in body:  # optional hidden layer, in the autocast dtype
+            state = layer(state)  # (B, H)
+        pre = float32_linear(out, state)  # (B, 2) float32
+        with no_autocast(pre):
+            return torch.tanh(pre), pre
 
     @staticmethod
     def sample(mu: torch.Tensor, sigma: float) -> Tuple[torch.Tensor,
                                                         torch.Tensor]:
         """Draw ``l ~ N(mu, sigma^2 I)``; return ``(raw, clipped)``, both
-        detached (no reparameterisation: the location carries no gradient)."""
-        raw = (mu + sigma * torch.randn_like(mu)).detach()  # (B, 2)
+        detached (no reparameterisation: the location carries no gradient),
+        float32."""
+        mu = mu.detach().float()
+        raw = mu + sigma * torch.randn_like(mu)  # (B, 2)
         return raw, raw.clamp(-1., 1.)
 
     @staticmethod
     def log_prob(action: torch.Tensor, mu: torch.Tensor,
                  sigma: float) -> torch.Tensor:
-        """``log N(action; mu, sigma^2 I)`` summed over x and y: ``(B,)``."""
-        z = (action - mu) / sigma
-        return (-0.5 * z.pow(2) - math.log(sigma)
-                - 0.5 * math.log(2 * math.pi)).sum(-1)
+        """``log N(action; mu, sigma^2 I)`` summed over x and y: ``(B,)``,
+        float32 (autocast off, inputs cast up)."""
+        with no_autocast(mu):
+            z = (action.float() - mu.float()) / sigma
+            return (-0.5 * z.pow(2) - math.log(sigma)
+                    - 0.5 * math.log(2 * math.pi)).sum(-1)
 
     @staticmethod
     def entropy(sigma: float) -> float:

@@ -48,3 +48,27 @@ def test_detached_input_by_default():
     ind = EmissionIndicator(in_channels=3, detach_input=False)
     ind(x).sum().backward()
     assert x.grad is not None
+
+
+def test_float32_probabilities_under_bf16_autocast():
+    """Logits, log-probabilities and entropies are float32 under autocast
+    and equal the float32 computation outside it."""
+    torch.manual_seed(0)
+    ind = EmissionIndicator(in_channels=32, weight_std=0.5)
+    x = torch.randn(4, 5, 32)
+    e = torch.rand(4, 5) > 0.5
+    ref_logits = ind(x)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = ind(x)
+        log_pi = EmissionIndicator.log_prob(logits, e)
+        ent = EmissionIndicator.entropy(logits)
+        sample = EmissionIndicator.sample(logits, 2)
+    assert logits.dtype == log_pi.dtype == ent.dtype == torch.float32
+    assert sample.shape == (8, 5) and sample.dtype == torch.bool
+    torch.testing.assert_close(logits, ref_logits, atol=1e-6, rtol=0)
+    p = ref_logits.sigmoid()
+    hand = torch.where(e, p.log(), (1 - p).log()).sum(-1)
+    torch.testing.assert_close(log_pi, hand, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ent, -(p * p.log() + (1 - p) * (1 - p).log()),
+                               atol=1e-6, rtol=0)
+

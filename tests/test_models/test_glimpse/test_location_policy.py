@@ -1,6 +1,7 @@
 """GaussianLocationPolicy: mean, log-probability, zero init, detaching."""
 import math
 
+import pytest
 import torch
 
 from marl_mm.models.glimpse import GaussianLocationPolicy
@@ -75,3 +76,37 @@ def test_input_grad_scale_scales_only_the_gradient():
         assert 'input_grad_scale' in str(e)
     else:
         raise AssertionError('input_grad_scale=1.5 accepted')
+
+
+@pytest.mark.parametrize('hidden_dims', [None, 8])
+def test_policy_math_is_float32_under_bf16_autocast(hidden_dims):
+    """mu, the samples and log_prob stay float32 under autocast and equal
+    the float32 hand formula ``-(a - mu)^2 / (2 sigma^2) - log sigma -
+    log(2 pi) / 2`` summed over x and y."""
+    torch.manual_seed(0)
+    pol = GaussianLocationPolicy(16, hidden_dims=hidden_dims,
+                                 zero_init=False)
+    state = torch.randn(64, 16)
+    sigma = 0.11
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        mu, pre = pol(state)
+        raw, loc = GaussianLocationPolicy.sample(mu, sigma)
+        logp = GaussianLocationPolicy.log_prob(raw, mu, sigma)
+    for t in (mu, pre, raw, loc, logp):
+        assert t.dtype == torch.float32
+    if hidden_dims is None:  # the whole mean in float32: tanh(W s + b)
+        lin = pol.net[0]
+        torch.testing.assert_close(
+            mu, torch.tanh(state @ lin.weight.t() + lin.bias),
+            atol=1e-6, rtol=0)
+    a, m = raw, mu.detach()
+    hand = (-((a - m) ** 2) / (2 * sigma ** 2) - math.log(sigma)
+            - 0.5 * math.log(2 * math.pi)).sum(-1)  # float32, no autocast
+    assert (logp - hand).abs().max().item() < 2e-6
+    # the gradient of -log_prob still reaches the policy's weights
+    pol.zero_grad()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        mu, _ = pol(state)
+        (-GaussianLocationPolicy.log_prob(raw, mu, sigma).sum()).backward()
+    assert pol.net[-1].weight.grad.dtype == torch.float32
+    assert pol.net[-1].weight.grad.abs().sum() > 0

@@ -200,3 +200,16 @@ def test_bad_inputs_raise_clear_errors():
         GRREHead(num_classes=3, relation='lstm')
     with pytest.raises(ValueError, match='gt_score nor gt_label'):
         head.loss(feats, [DataSample(), DataSample()])
+
+
+def test_loss_under_bf16_autocast_keeps_policy_terms_float32():
+    """AMP: emission logits, log-probabilities and the value baseline run in
+    float32 (marl_mm.models.glimpse.float32_math); every loss is finite."""
+    head = _head().train()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = head.emission(_feats().x)
+        losses = head.loss(_feats(), _samples([[0], [1, 2]]))
+    assert logits.dtype == torch.float32
+    for name in ('loss_cls', 'loss_pg', 'loss_value', 'reward'):
+        assert losses[name].dtype == torch.float32, name
+        assert torch.isfinite(losses[name]), name

@@ -264,3 +264,17 @@ def test_head_of_every_rarl_config_runs(path):
         out = head.predict((feats,))
     probs = torch.stack([d.pred_score for d in out])
     assert ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_loss_under_bf16_autocast_keeps_policy_terms_float32():
+    """AMP: the location policy's log-probabilities and the baseline run in
+    float32 (marl_mm.models.glimpse.float32_math); every loss is finite."""
+    head = _head(loc_zero_init=False).train()
+    feats = torch.randn(3, 2, 6, 6)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = head.glimpse((feats,), 'sample')
+        losses = head.loss((feats,), _samples([[0], [1, 2], [2]]))
+    assert out['mu'].dtype == out['actions'].dtype == torch.float32
+    for name in ('loss_cls', 'loss_pg', 'loss_baseline', 'reward'):
+        assert losses[name].dtype == torch.float32, name
+        assert torch.isfinite(losses[name]), name
