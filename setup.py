@@ -25,9 +25,10 @@ import hashlib
 import os
 import os.path as osp
 import shutil
+import subprocess
 import sys
 import zipfile
-from typing import Dict
+from typing import Dict, List
 
 from setuptools import find_packages, setup
 
@@ -68,6 +69,51 @@ def parse_requirements(name: str) -> list:
             else:
                 out.append(line)
     return out
+
+
+def mmcv_requirements(requirements: List[str],
+                      full_mmcv_installed: bool) -> List[str]:
+    """Require full ``mmcv`` instead of ``mmcv-lite`` where mmcv is installed.
+
+    Both provide the ``mmcv`` module; marl_mm needs no compiled op, so
+    mmcv-lite is the default, but requiring it beside an installed full mmcv
+    would install mmcv-lite over it. The version range is kept.
+
+    Args:
+        requirements: requirement strings (e.g. from ``mminstall.txt``).
+        full_mmcv_installed: whether an ``mmcv`` distribution is installed.
+
+    Returns:
+        The requirements, with ``mmcv-lite<range>`` turned into
+        ``mmcv<range>`` when ``full_mmcv_installed``.
+    """
+    if not full_mmcv_installed:
+        return list(requirements)
+    return ['mmcv' + req[len('mmcv-lite'):]
+            if req.startswith('mmcv-lite') else req for req in requirements]
+
+
+def full_mmcv_installed() -> bool:
+    """Whether a full ``mmcv`` distribution (not mmcv-lite) is installed.
+
+    pip builds in an isolated environment that hides the target's
+    site-packages, so the interpreter that runs pip is asked as well, in
+    isolated mode (``-I``: its own site-packages, no PYTHONPATH from pip).
+    """
+    from importlib import metadata
+    try:
+        metadata.distribution('mmcv')
+        return True
+    except metadata.PackageNotFoundError:
+        pass
+    probe = ('import importlib.metadata as m, sys\n'
+             'try:\n    m.distribution("mmcv")\n'
+             'except m.PackageNotFoundError:\n    sys.exit(1)\n')
+    try:
+        return subprocess.run([sys.executable, '-I', '-c', probe],
+                              capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def add_mim_extension() -> None:
@@ -238,13 +284,14 @@ if __name__ == '__main__':
             'Topic :: Scientific/Engineering :: Artificial Intelligence',
         ],
         license='Apache License 2.0',
-        install_requires=parse_requirements('runtime') +
-        parse_requirements('mminstall'),
+        install_requires=parse_requirements('runtime') + mmcv_requirements(
+            parse_requirements('mminstall'), full_mmcv_installed()),
         extras_require={
             'all': parse_requirements('optional') + parse_requirements('tests'),
             'tests': parse_requirements('tests'),
             'optional': parse_requirements('optional'),
-            'mim': parse_requirements('mminstall'),
+            'mim': mmcv_requirements(parse_requirements('mminstall'),
+                                     full_mmcv_installed()),
         },
         cmdclass=CMDCLASS,
         zip_safe=False)
