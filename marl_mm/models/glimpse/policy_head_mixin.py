@@ -23,6 +23,9 @@ further into the model than these members:
 from typing import Dict, Optional
 
 import torch
+from mmengine.dist import all_reduce, get_world_size
+
+ADVANTAGE_NORMS = ('none', 'std', 'meanstd')
 
 
 class PolicyHeadMixin:
@@ -54,6 +57,46 @@ class PolicyHeadMixin:
     def set_external_baseline(self, value: Optional[float]) -> None:
         """Set the reward baseline used when ``baseline_mode='running_mean'``."""
         self.external_baseline = None if value is None else float(value)
+
+    @staticmethod
+    def normalise_advantage(adv: torch.Tensor, mode: str,
+                            weight: Optional[torch.Tensor] = None
+                            ) -> torch.Tensor:
+        """Normalise advantages with statistics of the whole global batch.
+
+        ``mode``: 'none' (paper: raw ``R - b``), 'std' (divide by the
+        standard deviation), 'meanstd' (subtract the mean, then divide).
+        The mean and the (biased) standard deviation are taken over the
+        entries with ``weight > 0`` (all entries when ``weight`` is None),
+        summed over every rank with one ``all_reduce`` under
+        torch.distributed, so that DDP on N ranks computes exactly what one
+        process computes on the concatenated batch. Both heads use this.
+
+        Args:
+            adv: advantages, any shape (detached).
+            mode: one of :data:`ADVANTAGE_NORMS`.
+            weight: 0/1 weights broadcastable to ``adv`` (valid entries).
+
+        Returns:
+            torch.Tensor: the normalised advantages, same shape.
+        """
+        if mode not in ADVANTAGE_NORMS:
+            raise ValueError(f'advantage_norm must be one of '
+                             f'{ADVANTAGE_NORMS}, got {mode!r}')
+        if mode == 'none':
+            return adv
+        a = adv.detach().float()
+        w = (torch.ones_like(a) if weight is None else
+             weight.float().expand_as(a))
+        sums = torch.stack([w.sum(), (a * w).sum(), (a * a * w).sum()])
+        if get_world_size() > 1:
+            all_reduce(sums, op='sum')
+        n = sums[0].clamp(min=1)
+        mean = sums[1] / n
+        std = (sums[2] / n - mean * mean).clamp(min=0).sqrt()
+        out = (a - mean if mode == 'meanstd' else a) / (std + 1e-6)
+        # a single entry has no spread: left as it is (no host sync)
+        return torch.where(sums[0] > 1, out, a).to(adv.dtype)
 
     def _record_rl_stats(self, **stats: torch.Tensor) -> None:
         self.rl_stats = {

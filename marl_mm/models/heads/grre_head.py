@@ -94,14 +94,13 @@ from ..glimpse.emission_indicator import EmissionIndicator
 from ..glimpse.emission_reward import EmissionReward
 from ..glimpse.grre import GRRE
 from ..glimpse.grre_plain_rnn import GRREPlainRNN
-from ..glimpse.policy_head_mixin import PolicyHeadMixin
+from ..glimpse.policy_head_mixin import ADVANTAGE_NORMS, PolicyHeadMixin
 from ..glimpse.reward_baseline import RewardBaseline
 from ..necks.glimpse_features import GlimpseFeatures
 
 ASSIGNMENTS = ('soft', 'best_gt')
 RELATIONS = ('grre', 'rnn', 'none')
 BASELINE_MODES = ('learned', 'leave_one_out', 'running_mean', 'none')
-ADVANTAGE_NORMS = ('none', 'std', 'meanstd')
 
 
 @MODELS.register_module()
@@ -334,11 +333,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             adv = reward - self.external_baseline
         else:
             adv = reward
-        if self.advantage_norm == 'meanstd':
-            adv = adv - adv.mean()
-        if self.advantage_norm != 'none' and adv.numel() > 1:
-            adv = adv / (adv.std(unbiased=False) + 1e-6)
-        return adv.detach()
+        return self.normalise_advantage(adv.detach(), self.advantage_norm)
 
     def loss(self, feats, data_samples: List[DataSample]
              ) -> Dict[str, torch.Tensor]:

@@ -101,14 +101,13 @@ from mmpretrain.structures import DataSample, label_to_onehot
 
 from ..glimpse.gaussian_location_policy import GaussianLocationPolicy
 from ..glimpse.glimpse_anchors import GlimpseAnchors
-from ..glimpse.policy_head_mixin import PolicyHeadMixin
+from ..glimpse.policy_head_mixin import ADVANTAGE_NORMS, PolicyHeadMixin
 from ..glimpse.region_cropper import RegionCropper
 from ..glimpse.reward_baseline import RewardBaseline
 from ..glimpse.top_k_recall_reward import TopKRecallReward
 
 LOSS_TYPES = ('squared', 'soft_ce', 'bce')
 REGION_SOURCES = ('anchors', 'proposals')
-ADVANTAGE_NORMS = ('none', 'std', 'meanstd')
 
 
 @MODELS.register_module()
@@ -447,7 +446,7 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         losses = {'loss_cls': self._cls_loss(scores, y, validf)}
 
         states = out['states']  # (B, T, S)
-        if self.baseline is not None:
+        if self.baseline_mode == 'learned':
             b = self.baseline(states)  # (B, T), detached input
             losses['loss_baseline'] = self.lambda_b * (
                 (b - reward[:, None]).pow(2).mean(1) * validf).sum() / num_valid
@@ -458,7 +457,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                     'running_mean' and self.external_baseline is not None
                     else 0.)
             adv = (reward - base)[:, None].expand(-1, self.num_steps)
-        adv = self._normalise(adv, valid)
+        adv = self.normalise_advantage(adv, self.advantage_norm,
+                                       valid[:, None])
 
         if mode == 'sample':
             logp = self.loc_net.log_prob(out['actions'], out['mu'],
@@ -485,19 +485,6 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         losses.update(reward=mean_reward.detach(), adv_abs=adv_abs.detach(),
                       loc_spread=spread)
         return losses
-
-    def _normalise(self, adv: torch.Tensor,
-                   valid: torch.Tensor) -> torch.Tensor:
-        """Per-batch advantage normalisation over the valid images."""
-        if self.advantage_norm == 'none':
-            return adv
-        w = valid.float()[:, None].expand_as(adv)
-        n = w.sum().clamp(min=1)
-        mean = (adv * w).sum() / n
-        std = (((adv - mean).pow(2) * w).sum() / n).sqrt()
-        if self.advantage_norm == 'meanstd':
-            adv = adv - mean
-        return adv / (std + 1e-6)
 
     # ------------------------------------------------------------ predict
     def predict(self, feats, data_samples: Optional[List[

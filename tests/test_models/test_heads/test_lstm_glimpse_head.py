@@ -278,3 +278,31 @@ def test_loss_under_bf16_autocast_keeps_policy_terms_float32():
     for name in ('loss_cls', 'loss_pg', 'loss_baseline', 'reward'):
         assert losses[name].dtype == torch.float32, name
         assert torch.isfinite(losses[name]), name
+
+
+def test_hook_switch_to_running_mean_replaces_the_learned_baseline():
+    """A head built with the learned value network and switched by the
+    PolicyGradientHook to 'running_mean' uses the hook's baseline: no value
+    loss, advantages R - b_ext (the switch used to be ignored)."""
+    head = _head(baseline_mode='learned', advantage_norm='none',
+                 loc_zero_init=False).train()
+    feats = torch.randn(3, 2, 6, 6)
+    labels = [[0], [1, 2], [2]]
+    head.baseline_mode = 'running_mean'  # what the hook does
+    head.set_external_baseline(0.25)
+    torch.manual_seed(5)
+    losses = head.loss((feats,), _samples(labels))
+    torch.manual_seed(5)
+    out = head.glimpse((feats,), 'sample')
+    top = out['scores'].argsort(-1, descending=True)
+    reward = torch.tensor([
+        len(set(top[i, :len(lab)].tolist()) & set(lab)) / len(lab)
+        for i, lab in enumerate(labels)])
+    logp = torch.distributions.Normal(out['mu'], 0.11).log_prob(
+        out['actions']).sum(-1)  # (B, T)
+    expected = -(logp.sum(1) * (reward - 0.25)).mean()
+    assert losses['loss_baseline'].item() == 0
+    torch.testing.assert_close(losses['loss_pg'], expected, atol=1e-4,
+                               rtol=1e-4)
+    torch.testing.assert_close(head.rl_stats['advantage_abs'],
+                               (reward - 0.25).abs().mean())
