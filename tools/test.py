@@ -83,6 +83,9 @@ def main(argv=None) -> dict:
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
 
+    from marl_mm.utils import setup_cpu_distributed
+    setup_cpu_distributed(cfg, args.launcher)  # torchrun without a GPU
+
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(

@@ -103,6 +103,9 @@ def main(argv=None) -> None:
         check_data_roots(cfg, splits=('train', 'val') if cfg.get(
             'val_dataloader') else ('train', ))
 
+    from marl_mm.utils import setup_cpu_distributed
+    setup_cpu_distributed(cfg, args.launcher)  # torchrun without a GPU
+
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -1,0 +1,48 @@
+"""Distributed ``Runner.train`` with modules that keep non-tensor state.
+
+Why
+---
+mmengine 0.10.7 ``Runner._init_model_weights`` calls ``init_weights()`` and
+then, under torch.distributed, ``mmengine.dist.broadcast`` on *every* entry
+of ``model.state_dict()``. ``LSTMGlimpseHead`` stores its warm-up counter as
+module extra state (``get_extra_state`` returns ``{'train_iters': 0}``, so
+that checkpoints carry it), which is a dict of ints, not a tensor:
+``broadcast`` raised ``TypeError: data should be a Tensor, sequence of tensor
+or dict, but got 0`` on every rank, so ``tools/dist_train.sh`` (GPU or CPU)
+stopped before the first iteration for every RARL config. Found by
+``tests/test_distributed/test_dist_train_sh.py``.
+
+What it does
+------------
+:func:`install_init_weights_broadcast` (run when :mod:`marl_mm.utils` is
+imported; idempotent) replaces ``Runner._init_model_weights`` by
+:func:`init_model_weights`: the same, but only tensors are broadcast.
+Non-tensor extra state is left as each rank built it: right after
+construction it is the same on every rank (the counters start at 0), and a
+``load_from`` / ``--resume`` checkpoint, loaded afterwards, sets it on every
+rank alike.
+"""
+import torch
+from mmengine.dist import broadcast
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+
+
+def init_model_weights(self: Runner) -> None:
+    """``Runner._init_model_weights`` broadcasting only tensor entries."""
+    model = self.model.module if is_model_wrapper(
+        self.model) else self.model
+    if hasattr(model, 'init_weights'):
+        model.init_weights()
+        # sync params and buffers (no-op on one process)
+        for value in model.state_dict().values():
+            if torch.is_tensor(value):
+                broadcast(value)
+
+
+def install_init_weights_broadcast() -> None:
+    """Make ``Runner.train`` skip non-tensor state in its weight broadcast.
+
+    Idempotent.
+    """
+    Runner._init_model_weights = init_model_weights
