@@ -15,41 +15,59 @@ Importing this package also installs the safe checkpoint loader
 (:mod:`marl_mm.utils.checkpoint`) so that ``load_from`` and ``--resume`` work
 under torch >= 2.6 without unpickling arbitrary objects.
 """
-import mmengine
-from mmengine.utils import digit_version
+import importlib
+from types import ModuleType
 
 from .version import __version__, version_info
 
+# The ranges of requirements/mminstall.txt (a test keeps them equal).
 MMENGINE_RANGE = ('0.10.0', '0.11.0')
 MMCV_RANGE = ('2.0.0', '2.3.0')
 MMPRETRAIN_RANGE = ('1.2.0', '1.3.0')
 
 
+def _install_hint(name: str, lo: str, hi: str) -> str:
+    """The pip command that installs ``name`` in ``[lo, hi)``."""
+    if name == 'mmcv':
+        return (f'pip install "mmcv-lite>={lo},<{hi}" (mmcv-lite is enough: '
+                'no compiled mmcv op is used; a full mmcv in the same range '
+                'works too)')
+    return f'pip install "{name}>={lo},<{hi}"'
+
+
 def _check_range(name: str, found: str, lo: str, hi: str, hint: str) -> None:
+    """Raise an ImportError naming the range and ``hint`` unless
+    ``lo <= found < hi``."""
+    from mmengine.utils import digit_version
     if not (digit_version(lo) <= digit_version(found) < digit_version(hi)):
         raise ImportError(
             f'marl_mm {__version__} needs {name}>={lo},<{hi} but found '
             f'{name}=={found}. Install a matching version: {hint}')
 
 
-_check_range('mmengine', mmengine.__version__, *MMENGINE_RANGE,
-             f'pip install "mmengine>={MMENGINE_RANGE[0]},<{MMENGINE_RANGE[1]}"')
+def _require(name: str, lo: str, hi: str) -> ModuleType:
+    """Import ``name`` and check its version; say what to install if it is
+    missing, broken or out of ``[lo, hi)``."""
+    hint = _install_hint(name, lo, hi)
+    try:
+        module = importlib.import_module(name)
+    except ImportError as e:
+        if (isinstance(e, ModuleNotFoundError)
+                and (e.name or '').split('.')[0] == name):
+            raise ImportError(
+                f'marl_mm {__version__} needs {name}>={lo},<{hi}, which is '
+                f'not installed. Install it with: {hint}') from e
+        raise ImportError(
+            f'marl_mm {__version__} needs {name}>={lo},<{hi}; it is '
+            f'installed but does not import ({e}). Reinstall it with: '
+            f'{hint}') from e
+    _check_range(name, getattr(module, '__version__', '0'), lo, hi, hint)
+    return module
 
-try:
-    import mmcv
-except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        'marl_mm needs mmcv (mmcv-lite is enough: no compiled ops are used). '
-        f'Install it with: pip install "mmcv-lite>={MMCV_RANGE[0]},'
-        f'<{MMCV_RANGE[1]}"') from e
-_check_range('mmcv', mmcv.__version__, *MMCV_RANGE,
-             f'pip install "mmcv-lite>={MMCV_RANGE[0]},<{MMCV_RANGE[1]}"')
 
-import mmpretrain  # noqa: E402
-
-_check_range('mmpretrain', mmpretrain.__version__, *MMPRETRAIN_RANGE,
-             f'pip install "mmpretrain>={MMPRETRAIN_RANGE[0]},'
-             f'<{MMPRETRAIN_RANGE[1]}"')
+mmengine = _require('mmengine', *MMENGINE_RANGE)
+mmcv = _require('mmcv', *MMCV_RANGE)
+mmpretrain = _require('mmpretrain', *MMPRETRAIN_RANGE)
 
 from .utils import install_safe_checkpoint_loader  # noqa: E402
 
