@@ -71,3 +71,23 @@ def test_mmcv_lite_alone_is_not_full_mmcv(setup_py, tmp_path, monkeypatch):
     monkeypatch.setattr(setup_py.subprocess, 'run',
                         lambda *a, **k: type('P', (), {'returncode': 1})())
     assert not setup_py.full_mmcv_installed()
+
+
+def test_ci_pins_satisfy_the_user_ranges(setup_py):
+    """The pinned, tested stack lies inside the ranges users get."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    pins = {}
+    ci = (REPO_ROOT / 'requirements' / 'ci.txt').read_text()
+    for line in ci.splitlines():
+        line = line.split('#', 1)[0].strip()
+        if line:
+            name, version = line.split('==')
+            pins[canonicalize_name(name)] = version
+    for group in ('runtime', 'mminstall', 'tests'):
+        for text in setup_py.parse_requirements(group):
+            req = Requirement(text)
+            name = canonicalize_name(req.name)
+            assert name in pins, f'{req.name} ({group}): not pinned in ci.txt'
+            assert req.specifier.contains(pins[name], prereleases=True), (
+                f'ci.txt pins {req.name}=={pins[name]} outside {text}')
