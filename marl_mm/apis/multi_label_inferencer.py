@@ -38,6 +38,7 @@ from mmpretrain.structures import DataSample
 
 from ..evaluation.metrics.functional import topk_thr_binarize
 from ..models.heads import LSTMGlimpseHead
+from ..utils import load_checkpoint_checked
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -217,7 +218,9 @@ class MultiLabelInferencer(ImageClassificationInferencer):
             built model.
         pretrained: checkpoint path; ``None`` uses the config's
             ``load_from`` (random weights, with a warning, if that is
-            unset too).
+            unset too). Every weight of the model must be in it with the
+            model's shape, else ``CheckpointMismatchError`` names the file
+            and the keys (``marl_mm.utils.load_checkpoint_checked``).
         device: e.g. ``'cuda:0'``; ``None`` keeps the model on the CPU.
         classes: class names; by default from the checkpoint's
             ``dataset_meta``, else the test dataset class's ``METAINFO``,
@@ -281,8 +284,22 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                 warnings.warn('MultiLabelInferencer: no checkpoint given and '
                               'the config has no load_from: the model keeps '
                               'its random initial weights')
-        super().__init__(model=model, pretrained=pretrained, device=device,
-                         classes=classes, **kwargs)
+        # mmpretrain would load with strict=False (a checkpoint of another
+        # model keeps random weights where it does not fit): load it here
+        # with every weight required (marl_mm.utils.load_checkpoint_checked)
+        checkpoint = pretrained if isinstance(pretrained, str) else None
+        super().__init__(model=model,
+                         pretrained=False if checkpoint else pretrained,
+                         device=device, classes=classes, **kwargs)
+        if checkpoint is not None:
+            meta = load_checkpoint_checked(self.model, checkpoint,
+                                           'exact').get('meta', {})
+            meta = meta.get('dataset_meta') or (
+                {'classes': meta['CLASSES']} if 'CLASSES' in meta else {})
+            if meta:  # as mmpretrain's get_model
+                self.model._dataset_meta = meta
+                if classes is None:
+                    self.classes = meta.get('classes')
         if self.classes is None:
             meta = self.config.get('test_dataloader', {}).get(
                 'dataset', {}).get('metainfo', None) or {}

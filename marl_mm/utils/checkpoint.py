@@ -33,19 +33,55 @@ yourself with ``torch.load(path, weights_only=False)`` and re-save the
 scheduler object) and statistics registered with
 ``HistoryBuffer.register_statistics`` (arbitrary functions).
 
+Weights that do not fit the model
+---------------------------------
+mmengine loads ``load_from`` with ``strict=False`` and prints the missing /
+unexpected / size-mismatched keys to stdout (not the log); the tensors it
+cannot load keep their random initialisation, so testing a checkpoint of
+another model gave silently wrong metrics. :func:`load_checkpoint_checked`
+compares the checkpoint's ``state_dict`` with the model (names and shapes)
+before loading, in one of two modes:
+
+* ``'exact'`` - testing, inference, ``--resume``: every weight of the model
+  must come from the checkpoint with the model's shape, else
+  :class:`CheckpointMismatchError` names the file and the keys. Keys only in
+  the checkpoint are logged at WARNING (they change nothing), as are missing
+  ``_extra_state`` entries (training counters, absent from older files).
+* ``'partial'`` - ``load_from`` in training, the one documented permissive
+  case: a checkpoint that covers part of the model (a backbone-only
+  checkpoint, or a trained model whose head you replace) loads what it has;
+  the lists of keys left initialised and keys ignored go to the log
+  (``MMLogger``) at WARNING. A size mismatch, or a checkpoint with no key
+  in common with the model, still raises: drop those tensors from the file
+  if you mean to re-initialise them.
+
+:func:`install_checked_runner_loading` (run when :mod:`marl_mm.utils` is
+imported) makes ``Runner.load_checkpoint`` use it: ``'partial'`` for
+``load_from`` in ``Runner.train``, ``'exact'`` for ``Runner.test`` /
+``Runner.val`` (``tools/test.py``, ``tools/ensemble_test.py``), for
+``--resume`` and for an explicit ``strict=True``. ``MultiLabelInferencer``
+loads through it with ``'exact'``.
+
 Atomic saving lives in :mod:`marl_mm.utils.atomic_local_backend`.
 """
+import logging
 import os
 import os.path as osp
 import pickle
-from typing import Any, Callable, List, Optional, Tuple, Union
+import re
+from collections import OrderedDict
+from typing import (Any, Callable, List, Mapping, NamedTuple, Optional,
+                    Sequence, Tuple, Union)
 
 import numpy as np
 import torch
+import torch.nn as nn
 from mmengine.config import ConfigDict
 from mmengine.dist import barrier, get_dist_info
-from mmengine.logging import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop, Runner
+from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 #: The statistics ``HistoryBuffer`` registers on itself; ``__getstate__``
 #: stores them and pickle writes each as ``getattr(HistoryBuffer, name)``.
@@ -221,3 +257,196 @@ def install_safe_checkpoint_loader() -> None:
     CheckpointLoader.register_scheme('', load_from_local_safe, force=True)
     CheckpointLoader.register_scheme(('http://', 'https://'),
                                      load_from_http_safe, force=True)
+
+
+# ------------------------------------------------- weights vs the model
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint's weights do not fit the model (file and keys named)."""
+
+
+class StateDictDiff(NamedTuple):
+    """How a checkpoint's ``state_dict`` differs from a model's."""
+    missing: List[str]  #: in the model, not in the checkpoint
+    unexpected: List[str]  #: in the checkpoint, not in the model
+    #: ``(key, shape in the checkpoint, shape in the model)``
+    mismatched: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]]
+
+
+#: checked-loading modes (see the module docstring)
+LOAD_MODES = ('exact', 'partial')
+_EXTRA_STATE = '_extra_state'  # nn.Module.get_extra_state's key suffix
+_LISTED = 20  # keys listed per kind in a message
+
+
+def compare_state_dict(model: nn.Module,
+                       state_dict: Mapping[str, Any]) -> StateDictDiff:
+    """Names and shapes of ``state_dict`` against ``model.state_dict()``.
+
+    Args:
+        model: the model to load into (unwrapped).
+        state_dict: the checkpoint's weights, keys already revised.
+
+    Returns:
+        StateDictDiff: missing, unexpected and size-mismatched keys.
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [(k, tuple(state_dict[k].shape), tuple(own[k].shape))
+                  for k in own if k in state_dict and torch.is_tensor(own[k])
+                  and torch.is_tensor(state_dict[k])
+                  and state_dict[k].shape != own[k].shape]
+    return StateDictDiff(missing, unexpected, mismatched)
+
+
+def _listed(keys: Sequence[str]) -> str:
+    more = len(keys) - _LISTED
+    return ', '.join(keys[:_LISTED]) + (f' ... and {more} more' if more > 0
+                                        else '')
+
+
+def load_state_dict_checked(model: nn.Module,
+                            state_dict: Mapping[str, Any], filename: str,
+                            mode: str = 'exact') -> StateDictDiff:
+    """Check ``state_dict`` against ``model``, then load it.
+
+    Args:
+        model: the (unwrapped) model.
+        state_dict: the checkpoint's weights (keys already revised).
+        filename: the checkpoint, named in messages.
+        mode: ``'exact'`` (test, inference, resume) or ``'partial'``
+            (``load_from`` in training); see the module docstring.
+
+    Returns:
+        StateDictDiff: what differed (only logged differences remain).
+
+    Raises:
+        CheckpointMismatchError: missing model weights (``'exact'``), size
+            mismatches, or no weight in common (``'partial'``).
+    """
+    if mode not in LOAD_MODES:
+        raise ValueError(f'mode must be one of {LOAD_MODES}, got {mode!r}')
+    diff = compare_state_dict(model, state_dict)
+    missing = [k for k in diff.missing if not k.endswith(_EXTRA_STATE)]
+    shapes = [f'{k} (checkpoint {list(c)}, model {list(m)})'
+              for k, c, m in diff.mismatched]
+    common = len(model.state_dict()) - len(diff.missing)
+    problems = []
+    if shapes:
+        problems.append(f'{len(shapes)} size mismatch(es): {_listed(shapes)}')
+    if mode == 'exact' and missing:
+        problems.append(f'{len(missing)} weight(s) of the model missing from '
+                        f'the checkpoint: {_listed(missing)}')
+    if mode == 'partial' and common == 0:
+        problems.append('no weight in common with the model (first keys of '
+                        f'the checkpoint: {_listed(list(state_dict)[:5])})')
+    if problems:
+        why = ('every weight of the model must come from the checkpoint '
+               'for testing, inference and resuming' if mode == 'exact' else
+               'load_from may leave weights out (e.g. a backbone-only '
+               'checkpoint), but the weights it has must fit')
+        raise CheckpointMismatchError(
+            f'checkpoint {filename!r} does not fit the model '
+            f'({type(model).__name__}): ' + '; '.join(problems) +
+            f'. ({why}; is it a checkpoint of this config\'s model?)')
+    notes = []
+    left = diff.missing if mode == 'partial' else \
+        [k for k in diff.missing if k.endswith(_EXTRA_STATE)]
+    if left:
+        notes.append(f'{len(left)} model weight(s) not in the checkpoint, '
+                     f'left as initialised: {_listed(left)}')
+    if diff.unexpected:
+        notes.append(f'{len(diff.unexpected)} checkpoint key(s) the model '
+                     f'does not have, ignored: {_listed(diff.unexpected)}')
+    if notes:
+        print_log(f'checkpoint {filename!r} loaded into '
+                  f'{type(model).__name__} ({mode}): ' + '; '.join(notes),
+                  logger='current', level=logging.WARNING)
+    keep = OrderedDict((k, v) for k, v in state_dict.items()
+                       if k not in diff.unexpected)
+    keep._metadata = getattr(state_dict, '_metadata', OrderedDict())
+    model.load_state_dict(keep, strict=False)
+    return diff
+
+
+def load_checkpoint_checked(
+        model: nn.Module, filename: str, mode: str = 'exact',
+        map_location: Union[str, Callable, None] = 'cpu',
+        revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''), )
+) -> dict:
+    """Load a checkpoint file into ``model`` after checking that it fits.
+
+    The file is read through mmengine's ``CheckpointLoader`` (this module's
+    safe loader for local paths and URLs).
+
+    Args:
+        model: the model (a DDP wrapper is unwrapped).
+        filename: path or URL of the checkpoint.
+        mode: ``'exact'`` or ``'partial'`` (see the module docstring).
+        map_location: as for :func:`torch.load`.
+        revise_keys: ``(pattern, replacement)`` applied to every key (default:
+            strip a DDP ``module.`` prefix, as mmengine).
+
+    Returns:
+        dict: the loaded checkpoint.
+
+    Raises:
+        CheckpointMismatchError: see :func:`load_state_dict_checked`.
+    """
+    if is_model_wrapper(model):
+        model = model.module
+    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    load_state_dict_checked(
+        model, _revised_state_dict(checkpoint, filename, revise_keys),
+        filename, mode)
+    return checkpoint
+
+
+def _revised_state_dict(checkpoint: Any, filename: str,
+                        revise_keys: Sequence[Tuple[str, str]]
+                        ) -> OrderedDict:
+    """The checkpoint's ``state_dict`` with ``revise_keys`` applied (and
+    its ``_metadata`` kept), as mmengine's ``_load_checkpoint_to_model``."""
+    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(
+        checkpoint, dict) else checkpoint
+    if not isinstance(state_dict, Mapping):
+        raise CheckpointMismatchError(
+            f'checkpoint {filename!r} holds a {type(state_dict).__name__}, '
+            'not a state_dict (a dict of tensors, or a dict with one under '
+            "'state_dict')")
+    metadata = getattr(state_dict, '_metadata', OrderedDict())
+    for pattern, replacement in revise_keys:
+        state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
+                                 for k, v in state_dict.items())
+    state_dict._metadata = metadata
+    return state_dict
+
+
+def runner_load_checkpoint(self: Runner, filename: str,
+                           map_location: Union[str, Callable] = 'cpu',
+                           strict: bool = False,
+                           revise_keys: list = [(r'^module.', '')]) -> dict:
+    """``Runner.load_checkpoint`` with the checked loading.
+
+    As mmengine's (``after_load_checkpoint`` hooks first, then the weights),
+    but ``'partial'`` only for ``load_from`` while training (the train loop
+    is built, not resuming, ``strict`` not asked for) and ``'exact'``
+    otherwise (``Runner.test`` / ``Runner.val``, ``--resume``).
+    """
+    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+    training = isinstance(self._train_loop, BaseLoop)
+    mode = 'partial' if training and not self._resume and not strict \
+        else 'exact'
+    model = self.model.module if is_model_wrapper(self.model) else self.model
+    load_state_dict_checked(
+        model, _revised_state_dict(checkpoint, filename, revise_keys),
+        filename, mode)
+    self._has_loaded = True
+    self.logger.info(f'Load checkpoint from {filename} ({mode})')
+    return checkpoint
+
+
+def install_checked_runner_loading() -> None:
+    """Make ``Runner.load_checkpoint`` check the weights (idempotent)."""
+    Runner.load_checkpoint = runner_load_checkpoint

@@ -16,7 +16,7 @@ from mmcv.transforms import Compose, LoadImageFromFile
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
 from PIL import Image
 
 import marl_mm  # noqa: F401  (registers everything)
@@ -63,13 +63,14 @@ class _Records(logging.Handler):
     """Collects the current MMLogger's messages."""
 
     def __enter__(self):
-        self.messages = []
+        self.messages, self.records = [], []
         self.logger = MMLogger.get_current_instance()
         self.logger.addHandler(self)
         return self
 
     def emit(self, record):
         self.messages.append(record.getMessage())
+        self.records.append(record)
 
     def __exit__(self, *exc):
         self.logger.removeHandler(self)
@@ -499,7 +500,7 @@ def _model(num_classes=4, depth=18):
 
 
 def _runner(tmp_path, name, model, classes=('a', 'b', 'c', 'd'),
-            val_classes=None, hooks=()):
+            val_classes=None, hooks=(), test=False, load_from=None):
     for i in range(4):
         cv2.imwrite(str(tmp_path / f'{i}.png'), _rgb(16, 16, seed=i))
     data = [dict(img_path=f'{i}.png', gt_label=[i % len(classes)])
@@ -521,6 +522,9 @@ def _runner(tmp_path, name, model, classes=('a', 'b', 'c', 'd'),
         val = dict(val_dataloader=loader(val_classes, 'val.json'),
                    val_cfg=dict(),
                    val_evaluator=dict(type='MultiLabelAP'))
+    if test:
+        val.update(test_dataloader=loader(classes, 'test.json'),
+                   test_cfg=dict(), test_evaluator=dict(type='MultiLabelAP'))
     return Runner(
         model=model, work_dir=str(tmp_path / 'work'),
         experiment_name=name,
@@ -530,7 +534,8 @@ def _runner(tmp_path, name, model, classes=('a', 'b', 'c', 'd'),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(checkpoint=None, logger=None),
         custom_hooks=[dict(type=h) for h in hooks],
-        default_scope='mmpretrain', randomness=dict(seed=0), **val)
+        default_scope='mmpretrain', randomness=dict(seed=0),
+        load_from=load_from, **val)
 
 
 def test_23_config_class_count_disagrees_with_dataset(tmp_path):
@@ -554,49 +559,89 @@ def test_23_train_and_val_name_other_classes(tmp_path):
         runner.train()
 
 
-def test_24_checkpoint_from_another_model_or_missing_keys(tmp_path,
-                                                          capsys):
+def _checkpoints(tmp_path):
+    """A 4-class model's checkpoint, and the same without its head."""
     src = _model(num_classes=4)
     state = src.state_dict()
     torch.save(dict(state_dict=state), tmp_path / 'full.pth')
     partial = {k: v for k, v in state.items() if not k.startswith('head.')}
     torch.save(dict(state_dict=partial), tmp_path / 'partial.pth')
+    return src, str(tmp_path / 'full.pth'), str(tmp_path / 'partial.pth')
 
-    # missing keys: strict=False (Runner's load_from) loads the rest, and
-    # the log names the missing keys; strict=True raises naming them.
+
+def test_24_checkpoint_that_does_not_fit_refused_for_testing(tmp_path):
+    """tools/test.py and tools/ensemble_test.py load through Runner.test:
+    missing keys and size mismatches raise, naming the file and keys."""
+    from marl_mm.utils import CheckpointMismatchError
+    src, full, partial = _checkpoints(tmp_path)
+    runner = _runner(tmp_path, 'bad_input_24a', _model(), test=True,
+                     load_from=partial)
+    with pytest.raises(CheckpointMismatchError) as e:
+        runner.test()
+    assert f"checkpoint '{partial}' does not fit the model" in str(e.value)
+    assert '2 weight(s) of the model missing from the checkpoint: ' \
+        'head.fc.weight, head.fc.bias' in str(e.value)
+
+    other = _model(num_classes=80)  # another model: 80 classes
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'2 size mismatch\(es\): head.fc.weight '
+                       r'\(checkpoint \[4, 64\], model \[80, 64\]\), '
+                       r'head.fc.bias \(checkpoint \[4\], model \[80\]\)'):
+        _runner(tmp_path, 'bad_input_24b', other).load_checkpoint(full)
+    deeper = _model(depth=34)  # another model: a deeper ResNet
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'\d+ weight\(s\) of the model missing from the '
+                       r'checkpoint: backbone.layer1.2.conv1.weight'):
+        _runner(tmp_path, 'bad_input_24c', deeper).load_checkpoint(full)
+
+    # the same checkpoint that fits: loaded, tested
+    runner = _runner(tmp_path, 'bad_input_24d', _model(), test=True,
+                     load_from=full)
+    assert 'multi-label/mAP' in str(runner.test())
+    assert torch.equal(runner.model.head.fc.weight, src.head.fc.weight)
+
+
+def test_24_checkpoint_that_does_not_fit_refused_for_inference(tmp_path):
+    from marl_mm.apis import MultiLabelInferencer
+    from marl_mm.utils import CheckpointMismatchError
+    cfg = Config.fromfile(str(REPO / 'configs' / 'resnet18_gap_shapes.py'))
+    torch.manual_seed(0)
+    state = MODELS.build(cfg.model).state_dict()
+    path = tmp_path / 'no_head.pth'
+    torch.save(dict(state_dict={k: v for k, v in state.items()
+                                if not k.startswith('head.')}), path)
+    with pytest.raises(CheckpointMismatchError,
+                       match=f"checkpoint '{path}' does not fit .* missing "
+                       'from the checkpoint: head.fc.weight, head.fc.bias'):
+        MultiLabelInferencer(cfg, pretrained=str(path))
+
+
+def test_24_partial_load_from_in_training_logged_at_warning(tmp_path):
+    """load_from in training: a backbone-only checkpoint loads, the keys left
+    initialised go to the log at WARNING; a size mismatch still raises."""
+    from marl_mm.utils import CheckpointMismatchError
+    src, full, partial = _checkpoints(tmp_path)
     dst = _model(num_classes=4)
-    with _Records() as log:
-        load_checkpoint(dst, str(tmp_path / 'partial.pth'), strict=False,
-                        logger='current')
-    assert 'missing keys in source state_dict: head.fc.weight, ' \
-        'head.fc.bias' in log.text
+    torch.manual_seed(1)
+    dst.head.fc.reset_parameters()
+    head_before = dst.head.fc.weight.clone()
+    runner = _runner(tmp_path, 'bad_input_24e', dst)
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    with _Records() as log:  # what Runner.train does with load_from
+        runner.load_checkpoint(partial)
+    warnings = [r.getMessage() for r in log.records
+                if r.levelno == logging.WARNING]
+    assert any(f"checkpoint '{partial}' loaded into ImageClassifier "
+               '(partial): 2 model weight(s) not in the checkpoint, left as '
+               'initialised: head.fc.weight, head.fc.bias' in w
+               for w in warnings), log.text
     assert torch.equal(dst.backbone.conv1.weight, src.backbone.conv1.weight)
-    with pytest.raises(RuntimeError, match='head.fc.weight'):
-        load_checkpoint(_model(), str(tmp_path / 'partial.pth'), strict=True)
+    assert torch.equal(dst.head.fc.weight, head_before)  # initialised
 
-    # another model: 80 classes (shape mismatch) and a deeper ResNet
-    other = _model(num_classes=80)
-    before = other.head.fc.weight.clone()
-    with _Records() as log:
-        load_checkpoint(other, str(tmp_path / 'full.pth'), strict=False,
-                        logger='current')
-    assert 'size mismatch for head.fc.weight: copying a param with shape ' \
-        'torch.Size([4, 64])' in log.text
-    assert torch.equal(other.head.fc.weight, before)  # left as it was
-    deeper = _model(depth=34)
-    with _Records() as log:
-        load_checkpoint(deeper, str(tmp_path / 'full.pth'), strict=False,
-                        logger='current')
-    assert 'missing keys in source state_dict: backbone.layer1.2.conv1' \
-        in log.text
-
-    # Runner.load_checkpoint (load_from): mmengine 0.10.7 passes no logger,
-    # so the same message goes to stdout (not into the log file).
-    runner = _runner(tmp_path, 'bad_input_24', _model())
-    capsys.readouterr()
-    runner.load_checkpoint(str(tmp_path / 'partial.pth'))
-    assert 'missing keys in source state_dict: head.fc.weight, ' \
-        'head.fc.bias' in capsys.readouterr().out
+    other = _runner(tmp_path, 'bad_input_24f', _model(num_classes=80))
+    other._train_loop = other.build_train_loop(other._train_loop)
+    with pytest.raises(CheckpointMismatchError, match='size mismatch'):
+        other.load_checkpoint(full)
 
 
 # -------------------------------------------------- 25-27 NaN / inf / zero
