@@ -10,6 +10,8 @@ plain mmpretrain / mmengine pipeline uses the plugin with one line::
     custom_imports = dict(imports=['marl_mm'], allow_failed_imports=False)
 
 and ``type='LSTMGlimpseHead'`` etc. resolve with ``default_scope='mmpretrain'``.
+One exception: :class:`GlimpseVisualizer` is also registered in mmengine's
+root ``VISUALIZERS`` (issue 5 asks for it there), where any scope finds it.
 
 Importing this package also installs the safe checkpoint loader
 (:mod:`marl_mm.utils.checkpoint`) so that ``load_from`` and ``--resume`` work

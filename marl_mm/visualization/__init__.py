@@ -1,5 +1,6 @@
 """Visualisation: :class:`GlimpseVisualizer` (registered in mmpretrain's
-VISUALIZERS) draws RARL regions / paths and RARNN attention heat maps."""
+VISUALIZERS and in mmengine's root VISUALIZERS) draws RARL regions / paths
+and RARNN attention heat maps."""
 from .glimpse_visualizer import (GlimpseVisualizer, input_to_image_frame,
                                  map_boxes)
 

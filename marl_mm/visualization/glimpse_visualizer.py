@@ -17,6 +17,7 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.dist import master_only
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 
 from mmpretrain.registry import VISUALIZERS
 from mmpretrain.structures import DataSample
@@ -77,6 +78,7 @@ def map_boxes(boxes: np.ndarray, frame: Frame) -> np.ndarray:
     return np.stack([xs.min(-1), ys.min(-1), xs.max(-1), ys.max(-1)], -1)
 
 
+@MMENGINE_VISUALIZERS.register_module()  # also found without mmpretrain
 @VISUALIZERS.register_module()
 class GlimpseVisualizer(UniversalVisualizer):
     """mmpretrain's :class:`UniversalVisualizer` that also draws glimpses.
@@ -108,6 +110,11 @@ class GlimpseVisualizer(UniversalVisualizer):
     (``interval``: every 50th validation image; ``input_bgr=True`` because
     the hook passes the loaded BGR pixels; ``pip install tensorboard``.) The
     hook draws on the network input, so no coordinate mapping is involved.
+
+    Registered in mmpretrain's ``VISUALIZERS`` (so ``default_scope=
+    'mmpretrain'`` configs build it) and in mmengine's root ``VISUALIZERS``
+    (so ``mmengine.registry.VISUALIZERS.get('GlimpseVisualizer')`` and
+    configs in other scopes, which fall back to the root, find it too).
 
     Args:
         pred_thr: probability threshold of the text when the sample has no
