@@ -21,8 +21,9 @@ resize to 512, centre 448 crop), exactly as ``tools/test.py`` sees them.
 """
 import json
 import warnings
+from collections import Counter
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -43,42 +44,85 @@ from ..utils import load_checkpoint_checked
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
                   '.tiff', '.webp')
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-#: where config names are looked up: the installed package's ``.mim/configs``
-#: (``pip install``), then the source checkout's ``configs/``
-CONFIG_ROOTS = (PACKAGE_DIR / '.mim' / 'configs', PACKAGE_DIR.parent /
-                'configs')
+#: the source checkout (``configs/`` and ``projects/`` beside the package)
+CHECKOUT_DIR = PACKAGE_DIR.parent
 
 ImageInput = Union[str, Path, np.ndarray]
 #: the threshold used when no rule is given at all (default chosen here)
 DEFAULT_THR = 0.5
 
 
+def config_roots() -> List[Tuple[Path, Path]]:
+    """Where config names are looked up, in order, as ``(folder, prefix)``.
+
+    The installed package's ``.mim/configs`` (``pip install``) and the source
+    checkout's ``configs/`` (prefix ``.``: the same config in both counts
+    once), then each ``projects/<project>/configs`` of the checkout (prefix
+    ``projects/<project>/configs``; projects are not packaged). Folders that
+    do not exist are left out.
+    """
+    roots = [(PACKAGE_DIR / '.mim' / 'configs', Path()),
+             (CHECKOUT_DIR / 'configs', Path())]
+    roots += [(folder, folder.relative_to(CHECKOUT_DIR)) for folder in
+              sorted(CHECKOUT_DIR.glob('projects/*/configs'))]
+    return [(folder, prefix) for folder, prefix in roots if folder.is_dir()]
+
+
+def _config_files(pattern: str = '*') -> Dict[Path, Path]:
+    """``{prefix / relative path: path}`` of the configs matching
+    ``pattern`` under :func:`config_roots` (``_base_`` skipped; the first
+    root wins for a relative path found twice)."""
+    found: Dict[Path, Path] = {}
+    for root, prefix in config_roots():
+        for path in sorted(root.rglob(f'{pattern}.py')):
+            rel = path.relative_to(root)
+            if '_base_' not in rel.parts:
+                found.setdefault(prefix / rel, path)
+    return found
+
+
 def find_config(name: str) -> Path:
     """Path of the config called ``name`` (``'rarl_vgg16_voc07'``).
 
-    Searched recursively under :data:`CONFIG_ROOTS` (``_base_`` skipped).
+    Searched recursively under :func:`config_roots`: ``configs/`` and every
+    ``projects/*/configs`` (``_base_`` skipped).
 
     Raises:
         ValueError: no config or more than one config has that name.
     """
-    found = {}
-    for root in CONFIG_ROOTS:
-        if not root.is_dir():
-            continue
-        for path in sorted(root.rglob(f'{name}.py')):
-            rel = path.relative_to(root)
-            if '_base_' not in rel.parts:
-                found.setdefault(rel, path)
+    found = _config_files(name)
     if len(found) == 1:
         return next(iter(found.values()))
     if len(found) > 1:
         raise ValueError(f'config name {name!r} is ambiguous: '
                          f'{sorted(str(r) for r in found)}; give a path')
-    names = sorted({p.stem for root in CONFIG_ROOTS if root.is_dir()
-                    for p in root.rglob('*.py') if '_base_' not in p.parts})
+    names = sorted({key.stem for key in _config_files()})
     raise ValueError(f'no config named {name!r} under '
-                     f'{[str(r) for r in CONFIG_ROOTS]}; known names: '
+                     f'{[str(r) for r, _ in config_roots()]}; known names: '
                      f'{names}')
+
+
+def output_names(inputs: Sequence) -> List[str]:
+    """One distinct PNG name stem per input, in order.
+
+    A path gives its file stem and anything else (an array) its index in
+    ``inputs``; a stem that several inputs share (``a/one.png`` and
+    ``b/one.png``, or one file given twice) gets ``_<index>`` appended for
+    each of them (``one_0``, ``one_1``), so no drawing overwrites another.
+    Names are compared case-insensitively (``One.png`` and ``one.png`` are
+    the same file on some file systems).
+    """
+    stems = [Path(x).stem if isinstance(x, (str, Path)) else str(i)
+             for i, x in enumerate(inputs)]
+    counts = Counter(stem.lower() for stem in stems)
+    taken, names = set(), []
+    for i, stem in enumerate(stems):
+        name = stem if counts[stem.lower()] == 1 else f'{stem}_{i}'
+        while name.lower() in taken:  # e.g. a file really named one_1.png
+            name = f'{name}_{i}'
+        taken.add(name.lower())
+        names.append(name)
+    return names
 
 
 def load_class_thresholds(path: Union[str, Path],
@@ -459,16 +503,18 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                   wait_time: float = 0,
                   show_dir: Optional[str] = None) -> Optional[list]:
         """Draw labels and glimpses on the original images (RGB arrays); save
-        ``show_dir/<image stem>.png`` (``<index>.png`` for arrays)."""
+        ``show_dir/<name>.png`` with the names of :func:`output_names`
+        (the image stem, ``<index>`` for arrays, ``<stem>_<index>`` where
+        inputs share a stem)."""
         if not show and show_dir is None:
             return None
         from ..visualization import GlimpseVisualizer
         if self.visualizer is None:
             self.visualizer = GlimpseVisualizer()
         drawn = []
-        for i, (input_, pred) in enumerate(zip(ori_inputs, preds)):
+        for input_, pred, name in zip(ori_inputs, preds,
+                                      output_names(ori_inputs)):
             image = imread(input_)[..., ::-1]  # BGR -> RGB
-            name = Path(input_).stem if isinstance(input_, str) else str(i)
             out_file = None
             if show_dir is not None:
                 Path(show_dir).mkdir(parents=True, exist_ok=True)
@@ -505,9 +551,8 @@ class MultiLabelInferencer(ImageClassificationInferencer):
 
     @staticmethod
     def list_models(pattern: Optional[str] = None) -> List[str]:
-        """Config names usable as ``model`` (``fnmatch`` pattern)."""
+        """Config names usable as ``model`` (``fnmatch`` pattern), from
+        ``configs/`` and ``projects/*/configs``."""
         from fnmatch import fnmatch
-        names = sorted({p.stem for root in CONFIG_ROOTS if root.is_dir()
-                        for p in root.rglob('*.py')
-                        if '_base_' not in p.parts})
+        names = sorted({key.stem for key in _config_files()})
         return [n for n in names if pattern is None or fnmatch(n, pattern)]

@@ -11,8 +11,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+import marl_mm.apis.multi_label_inferencer as mli
 from marl_mm.apis import (MultiLabelInferencer, find_config,
-                          load_class_thresholds, select_labels)
+                          load_class_thresholds, output_names, select_labels)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / 'configs'
@@ -249,6 +250,56 @@ def test_find_config_and_errors(checkpoints, tmp_path):
                              pretrained=str(tmp_path / 'nowhere.pth'))
     with pytest.raises(FileNotFoundError, match='missing.py'):
         MultiLabelInferencer(str(tmp_path / 'missing.py'))
+
+
+def test_find_config_searches_projects(tmp_path, monkeypatch):
+    path = find_config('rarl_convnext_atto_shapes')
+    assert path.resolve() == (REPO_ROOT / 'projects' / 'glimpse_backbones' /
+                              'configs' / 'rarl_convnext_atto_shapes.py')
+    assert 'rarl_convnext_atto_shapes' in MultiLabelInferencer.list_models(
+        'rarl_*')
+    # a checkout where a project reuses a main config's name: ambiguous
+    # (both named), not silently one of them
+    for folder in ('configs', 'projects/demo/configs', 'configs/_base_'):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / 'same.py').write_text('')
+    (tmp_path / 'projects/demo/configs/only_here.py').write_text('')
+    monkeypatch.setattr(mli, 'PACKAGE_DIR', tmp_path / 'marl_mm')
+    monkeypatch.setattr(mli, 'CHECKOUT_DIR', tmp_path)
+    assert find_config('only_here') == \
+        tmp_path / 'projects/demo/configs/only_here.py'
+    with pytest.raises(ValueError, match=r"ambiguous: \['projects/demo/"
+                       r"configs/same.py', 'same.py'\]"):
+        find_config('same')
+    assert MultiLabelInferencer.list_models() == ['only_here', 'same']
+
+
+def test_output_names_are_distinct():
+    arr = np.zeros((4, 4, 3), np.uint8)
+    assert output_names(['a/one.png', 'b/two.jpg', arr]) == \
+        ['one', 'two', '2']
+    assert output_names(['a/one.png', 'b/one.png', 'c/two.png',
+                         Path('d/One.jpg')]) == \
+        ['one_0', 'one_1', 'two', 'One_3']
+    # the suffixed name is itself taken by a real file: suffixed again
+    assert output_names(['a/x.png', 'b/x.png', 'c/x_1.png']) == \
+        ['x_0', 'x_1', 'x_1_2']
+    # an array's index against a file called 0.png
+    assert output_names([arr, 'a/0.png']) == ['0_0', '0_1']
+
+
+def test_same_stem_in_two_folders_gives_two_drawings(gap, tmp_path):
+    imgs = images()
+    for folder, img in zip(('a', 'b'), imgs):
+        (tmp_path / folder).mkdir()
+        mmcv.imwrite(img, str(tmp_path / folder / 'one.png'))
+    out = tmp_path / 'out'
+    gap([str(tmp_path / 'a' / 'one.png'), str(tmp_path / 'b' / 'one.png')],
+        show_dir=str(out))
+    assert sorted(p.name for p in out.iterdir()) == ['one_0.png',
+                                                     'one_1.png']
+    for name, img in zip(('one_0.png', 'one_1.png'), imgs):
+        assert mmcv.imread(str(out / name)).shape == img.shape
 
 
 def test_bad_inputs_are_named(gap, tmp_path):

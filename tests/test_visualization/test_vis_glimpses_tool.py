@@ -78,11 +78,15 @@ def test_rarl_pngs_for_files_and_folders(tmp_path):
     written = tool.main([str(config), str(ckpt), str(paths[0]),
                          str(tmp_path / 'imgs'), '--out-dir', str(out_dir),
                          '--topk', '2'])
-    assert [Path(p).name for p in written] == ['one.png', 'one.png',
+    # imgs/one.png given alone and again in the folder: two drawings, no
+    # overwrite (the stem gets the input's index where stems repeat)
+    assert [Path(p).name for p in written] == ['one_0.png', 'one_1.png',
                                                'two.png']
-    for path in paths:
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        'one_0.png', 'one_1.png', 'two.png']
+    for out, path in zip(written, [paths[0], *paths]):
         original = mmcv.imread(str(path)).astype(int)
-        drawn = mmcv.imread(str(out_dir / path.name)).astype(int)
+        drawn = mmcv.imread(out).astype(int)
         assert drawn.shape == original.shape
         # regions of size 12..48 px of a 64 px input cover a good part
         changed = np.abs(drawn - original).max(-1) > 8

@@ -8,7 +8,10 @@ RARL: the k regions of every step (one colour per step), the path of the
 locations and each step's top label; RARNN: one heat-map panel of ``A_t``
 per candidate glimpse, non-emitted ones greyed out (see
 :class:`marl_mm.visualization.GlimpseVisualizer`). ``DIR/<image stem>.png``
-is written for each image, on the original image's pixels.
+is written for each image, on the original image's pixels;
+``DIR/<stem>_<index>.png`` for images that share a stem (``a/one.jpg`` and
+``b/one.jpg``, ``<index>`` counting the images in order:
+:func:`marl_mm.apis.output_names`).
 """
 import argparse
 import sys
@@ -39,7 +42,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> List[str]:
     """Returns the written PNG paths."""
     args = parse_args(argv)
-    from marl_mm.apis import MultiLabelInferencer
+    from marl_mm.apis import MultiLabelInferencer, output_names
 
     inferencer = MultiLabelInferencer(args.config, pretrained=args.checkpoint,
                                       device=args.device, thr=args.thr,
@@ -47,9 +50,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     results = inferencer(args.images, batch_size=args.batch_size,
                          show_dir=args.out_dir)
     written = []
-    for result in results:
-        name = (Path(result['input']).stem if isinstance(result['input'], str)
-                else str(result['input']))
+    names = output_names([result['input'] for result in results])
+    for result, name in zip(results, names):
         written.append(str(Path(args.out_dir) / f'{name}.png'))
         print(f'{written[-1]}: {", ".join(result["pred_class"]) or "-"}')
     return written
