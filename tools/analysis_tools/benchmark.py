@@ -34,6 +34,20 @@ defaults to the config's ``image_size`` (224 if it has none); the training
 and single-view input is ``crop_size`` (``N - 64``) when the config crops,
 else ``N``.
 
+``--amp bf16`` autocasts every phase to bfloat16 (the glimpse policies keep
+their own math in float32), ``--channels-last`` converts the model and the
+inputs, and ``--compile`` compiles the backbone in place
+(``nn.Module.compile``). FLOPs are always counted on the **uncompiled**
+model: the counted run is made under
+``torch.compiler.set_stance('force_eager')``. FlopCounterMode's own
+documentation warns that ``torch.compile`` "may expose decomposed or fused
+work differently from eager execution", so a count over the compiled graph
+would depend on the compiler (torch 2.14 counted a small conv net the same
+either way, which nothing guarantees). Under ``--compile`` that eager run comes
+on top of the ``--warmup`` runs, which are compiled, so compilation never
+lands in a timed run. None of the three flags changes the FLOP count
+(tests/test_tools/test_benchmark.py).
+
 Targets (each a ratio from the same run; see docs/benchmarks.md):
 ``head_to_backbone_train <= 0.10``, ``ten_view_to_backbone <= 1.15``,
 ``peak_fraction >= 0.40`` for the ensemble inference and training on a GPU
@@ -89,10 +103,21 @@ def input_sizes(cfg: Config, input_size: Optional[int]) -> Tuple[int, int]:
 
 
 class Timer:
-    """Median wall time of a callable, synchronising the GPU around it."""
+    """Median wall time of a callable, synchronising the GPU around it.
 
-    def __init__(self, device: torch.device, iters: int, warmup: int):
+    Args:
+        device: where the callable runs.
+        iters: timed runs (the median is reported).
+        warmup: untimed runs, the first of them FLOP-counted.
+        compiled: something in the callable is ``torch.compile``'d: the
+            FLOP-counted run (eager) comes on top of ``warmup`` compiled
+            runs.
+    """
+
+    def __init__(self, device: torch.device, iters: int, warmup: int,
+                 compiled: bool = False):
         self.device, self.iters, self.warmup = device, iters, warmup
+        self.compiled = compiled
 
     def sync(self) -> None:
         if self.device.type == 'cuda':
@@ -101,9 +126,10 @@ class Timer:
     def __call__(self, fn: Callable[[], None]) -> Tuple[float, float]:
         """Returns ``(median seconds, FLOPs of one call)``."""
         counter = FlopCounterMode(display=False)
-        with counter:  # first warm-up run: counted, not timed
+        # counted, not timed, on the uncompiled model (see the module doc)
+        with torch.compiler.set_stance('force_eager'), counter:
             fn()
-        for _ in range(self.warmup - 1):
+        for _ in range(self.warmup - (0 if self.compiled else 1)):
             fn()
         times = []
         for _ in range(self.iters):
@@ -211,15 +237,15 @@ def run(args: argparse.Namespace) -> dict:
     cfg = Config.fromfile(args.config)
     size, train_size = input_sizes(cfg, args.input_size)
     model = build_model(cfg, device, args.channels_last)
-    if args.compile:
-        model.backbone = torch.compile(model.backbone)
+    if args.compile:  # in place: the same module, uncompiled on demand
+        model.backbone.compile()
     amp = (torch.autocast(device.type, dtype=torch.bfloat16)
            if args.amp == 'bf16' else contextlib.nullcontext())
     fmt = torch.channels_last if args.channels_last else \
         torch.contiguous_format
     num_classes = int(cfg.model.head.num_classes)
     batch = args.batch_size
-    timer = Timer(device, args.iters, max(1, args.warmup))
+    timer = Timer(device, args.iters, max(1, args.warmup), args.compile)
     g = torch.Generator().manual_seed(0)
 
     def images(side: int) -> torch.Tensor:
