@@ -1,6 +1,6 @@
-"""Utilities: safe checkpoint loading, atomic checkpoint writing, an
-auto-resume that skips incomplete checkpoints, and distributed training
-(``torchrun`` on CPU; modules with non-tensor state).
+"""Utilities: safe checkpoint and prediction-pickle loading, atomic
+checkpoint writing, an auto-resume that skips incomplete checkpoints, and
+distributed training (``torchrun`` on CPU; modules with non-tensor state).
 
 Importing this package installs the resume fallback
 (:func:`install_resume_fallback`), the checked weight loading of
@@ -19,6 +19,8 @@ from .checkpoint import (LOAD_MODES, SAFE_GLOBALS, CheckpointMismatchError,
 from .cpu_distributed import setup_cpu_distributed
 from .init_weights_broadcast import (init_model_weights,
                                      install_init_weights_broadcast)
+from .restricted_unpickler import (RestrictedUnpickler, UnsafePickleError,
+                                   load_pickle_safe)
 from .resume import (find_latest_complete_checkpoint, install_resume_fallback,
                      is_complete_checkpoint)
 
@@ -31,7 +33,8 @@ __all__ = [
     'load_state_dict_checked',
     'find_latest_complete_checkpoint', 'install_resume_fallback',
     'is_complete_checkpoint', 'setup_cpu_distributed', 'init_model_weights',
-    'install_init_weights_broadcast'
+    'install_init_weights_broadcast', 'RestrictedUnpickler',
+    'UnsafePickleError', 'load_pickle_safe'
 ]
 
 install_resume_fallback()

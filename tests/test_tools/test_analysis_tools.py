@@ -202,3 +202,27 @@ def test_reads_what_dump_results_writes(tmp_path):
            for c in range(8)]
     np.testing.assert_allclose([r['ap'] for r in result['per_class']], ref,
                                atol=1e-6)
+
+
+def test_refuses_a_malicious_pickle_without_running_it(tmp_path):
+    """A predictions file with a ``__reduce__`` payload stops with an error
+    naming the file; the payload never runs."""
+    import os
+    import pickle
+
+    from marl_mm.utils.restricted_unpickler import UnsafePickleError
+
+    marker = tmp_path / 'pwned'
+
+    class Payload:
+
+        def __reduce__(self):
+            return os.system, (f'touch {marker}', )
+
+    pkl = tmp_path / 'preds.pkl'
+    pkl.write_bytes(pickle.dumps(
+        [dict(pred_score=torch.zeros(3), gt_label=torch.tensor([1]),
+              extra=Payload())], protocol=2))
+    with pytest.raises(UnsafePickleError, match='preds.pkl'):
+        eval_tool.main([str(pkl), '--protocol', 'nuswide'])
+    assert not marker.exists()

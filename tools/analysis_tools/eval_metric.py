@@ -22,6 +22,11 @@ metrics are computed as the test run would:
 The ground truth of each image is read exactly as the metric classes read
 it (``gt_score``, else ``gt_label``; labels only in ``gt_label_difficult``
 are ignored).
+
+The pickle is loaded with :func:`marl_mm.utils.restricted_unpickler.
+load_pickle_safe`: only the types ``DumpResults`` writes (dicts, lists,
+basic values, tensors, numpy arrays); a file naming anything else is refused
+with an error naming it, and none of its code runs.
 """
 import argparse
 import os.path as osp
@@ -38,6 +43,7 @@ from marl_mm.evaluation.metrics import MultiLabelAP
 from marl_mm.evaluation.metrics.functional import (average_precision,
                                                    multilabel_prf,
                                                    topk_thr_binarize)
+from marl_mm.utils.restricted_unpickler import load_pickle_safe
 
 #: the 80 COCO categories in the order of their category ids (the order of
 #: COCOMultiLabel's classes for the official instances_*.json files)
@@ -91,7 +97,7 @@ def load_predictions(path: str) -> List[dict]:
     """The list of per-image dicts of a ``DumpResults`` pickle."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'predictions file not found: {path}')
-    preds = mmengine.load(path)
+    preds = load_pickle_safe(path)  # refuses code; UnsafePickleError
     if not isinstance(preds, (list, tuple)) or not preds:
         raise ValueError(f'{path}: expected a non-empty list of per-image '
                          f'predictions (tools/test.py --out), got '
