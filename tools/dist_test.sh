@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Distributed testing through torchrun and MMEngine's 'pytorch' launcher.
-#   One machine:  bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [train.py options]
+#   One machine:  bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
 #   Several:      NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 PORT=29500 \
 #                 bash tools/dist_test.sh CONFIG CHECKPOINT GPUS   (then NODE_RANK=1 on the other)
 # torchrun is run as `python -m torch.distributed.run` so the active python is used.

@@ -781,9 +781,9 @@ def test_25_nan_on_one_rank_stops_every_rank():
         messages[0]
 
 
-# NaN features inside the glimpse heads: the desired behaviour is a
-# non-finite loss (which NonFiniteCheckHook reports) or a FloatingPointError
-# naming the head; both heads fail that today (owners: models/glimpse).
+# NaN features inside the glimpse heads: a non-finite loss (which
+# NonFiniteCheckHook reports) or a FloatingPointError naming the head, never
+# a crash (both fixed in models/glimpse, commit 8e40dc5).
 # RegionCropper loaded from its file: torch + torchvision only (fast).
 NAN_BOXES = """
 import importlib.util, sys, torch

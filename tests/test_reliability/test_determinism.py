@@ -3,8 +3,9 @@ of RARNN (the quick-start configs with a narrow ResNet-18 on 64 px shapes)
 done twice gives bit-identical weights and identical validation metrics.
 
 RARL loads its data in 2 dataloader workers (random flips drawn in the
-workers, seeded by mmengine's ``worker_init_fn``), RARNN in the main
-process. A third RARNN run with another seed differs, so the check can
+workers, which the quick-start data config seeds with
+``resumable_worker_init_fn`` from the main torch generator, itself seeded by
+``randomness.seed``), RARNN in the main process. A third RARNN run with another seed differs, so the check can
 fail.
 """
 import importlib.util

@@ -34,17 +34,31 @@ What it does
   validation of iteration ``k``, would differ from the uninterrupted one (a
   val dataloader iterator draws its base seed from the torch generator).
 
-Limits: dataloader workers (``num_workers > 0``) hold their own generators,
-seeded by mmengine's ``worker_init_fn``; they are not saved, and the replay
-of the skipped batches re-creates their states. mmengine's
-``EpochBasedTrainLoop`` restarts an interrupted epoch from its first batch,
-so by-iteration checkpoints in an epoch-based loop do not resume exactly
-(use ``IterBasedTrainLoop`` or by-epoch checkpoints).
+Data-loader workers (``num_workers > 0``) hold their own generators; they
+are not saved. The training loaders of the shipped data configs use
+``worker_init_fn=dict(type='resumable_worker_init_fn')`` with
+``persistent_workers=False``: each epoch starts fresh workers whose numpy /
+``random`` / torch seeds derive from a base seed that the DataLoader draws
+from this process's torch generator when the epoch's iterator is created.
+That generator is what this hook restores, so a run resumed from an epoch
+checkpoint gets the same augmentation as the uninterrupted one
+(``tests/test_reliability/test_resume.py``, 2 workers, random crop and
+flip). In an ``IterBasedTrainLoop`` mmengine's replay of the skipped batches
+re-creates the workers' states within the current epoch.
 
-Example::
+Limits: mmengine's default ``worker_init_fn`` (fixed seeds per worker) with
+``persistent_workers=True`` carries the workers' streams across epochs and
+does not resume exactly. If an ``IterBasedTrainLoop``'s replay crosses an
+epoch boundary, that epoch's workers are seeded before the generators are
+restored. mmengine's ``EpochBasedTrainLoop`` restarts an interrupted epoch
+from its first batch, so by-iteration checkpoints in an epoch-based loop do
+not resume exactly (use ``IterBasedTrainLoop`` or by-epoch checkpoints).
 
-    custom_hooks = [dict(type='PolicyGradientHook'),
-                    dict(type='RNGStateHook')]
+Every marl_mm config has it: ``configs/_base_/default_runtime.py`` registers
+it as ``default_hooks.rng_state`` (so configs may set ``custom_hooks``
+freely). In a plain mmengine config::
+
+    default_hooks = dict(rng_state=dict(type='RNGStateHook'))
 """
 import random
 from typing import Any, Dict, List, Optional
