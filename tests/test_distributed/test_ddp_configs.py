@@ -1,6 +1,7 @@
 """Every config's model trains under DDP without an unused-parameter error.
 
-Two gloo ranks on CPU build the model of each config in ``configs/``, wrap it
+Two gloo ranks on CPU build the model of each config in ``configs/`` and
+``projects/*/configs/``, wrap it
 as the Runner does (``MMDistributedDataParallel`` with the config's
 ``model_wrapper_cfg``; mmengine's default ``find_unused_parameters=False``)
 and run 2 training iterations on one 64 px image per rank: a parameter that
@@ -13,7 +14,10 @@ To stay fast the checked models are narrower than the configs' (head and
 neck widths shrunk: which sub-modules exist and take part does not change)
 and VGG16 (no unused parameters: checked once without DDP below) is replaced
 by a stand-in map of the same channels and a small size. ResNet backbones are
-built as configured, since an unused ``layer4`` is exactly what breaks.
+built with the configured stages and blocks, since an unused ``layer4`` is
+exactly what breaks; the Bottleneck ResNets (101 in the projects) and
+ConvNeXt get 8-channel stems / stages (ConvNeXt one block per stage), and
+the neck or head reading their map is narrowed to match.
 """
 import copy
 import io
@@ -38,11 +42,17 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: names relative to configs/; project configs as projects/<name>/configs/...
 CONFIGS = sorted(str(p.relative_to(REPO_ROOT / 'configs'))
                  for p in (REPO_ROOT / 'configs').rglob('*.py')
-                 if '_base_' not in p.parts)
+                 if '_base_' not in p.parts) + sorted(
+    str(p.relative_to(REPO_ROOT))
+    for p in REPO_ROOT.glob('projects/*/configs/**/*.py')
+    if '_base_' not in p.parts)
 SIZE = 64
 NEGATIVE = 'rarnn_vgg16_voc07.py, find_unused_parameters=False'
+UNUSED_STAGE = ('projects/glimpse_backbones/configs/rarl_convnext_t_voc07.py'
+                ', a 4th ConvNeXt stage built but not used')
 
 #: configs that fail today, with why; strict: the test says when fixed
 KNOWN_BROKEN = {}
@@ -61,6 +71,24 @@ class _StubFeatureMap(BaseModule):
         return (self.conv(F.adaptive_avg_pool2d(x, self.size)), )
 
 
+def _narrow_backbone(backbone: dict):
+    """Narrow a ResNet-50+ or ConvNeXt config in place, keeping its stages,
+    blocks (ResNet) and outputs; the channels of its last output, or None
+    when left as configured."""
+    if backbone['type'] == 'ResNet' and backbone.get('depth', 50) >= 50:
+        backbone.update(stem_channels=8, base_channels=8)
+        return 8 * 2**backbone.get('out_indices', (3, ))[-1] * 4  # Bottleneck
+    if backbone['type'] == 'ConvNeXt':
+        arch = backbone.get('arch', 'tiny')
+        if isinstance(arch, str):
+            arch = MODELS.get('ConvNeXt').arch_settings[arch]
+        stages = len(arch['depths'])
+        channels = [8 * 2**i for i in range(stages)]
+        backbone['arch'] = dict(depths=[1] * stages, channels=channels)
+        return channels[backbone.get('out_indices', -1)[-1]]
+    return None
+
+
 def _shrink(model: dict) -> dict:
     """Narrow copy of a model config (same sub-modules)."""
     model = copy.deepcopy(model)
@@ -69,6 +97,14 @@ def _shrink(model: dict) -> dict:
     backbone.pop('init_cfg', None)
     if backbone.get('backbone'):
         backbone['backbone'].pop('init_cfg', None)
+        out_channels = _narrow_backbone(backbone['backbone'])
+        if out_channels is not None:
+            if neck and neck.get('rhn'):
+                neck['rhn']['in_channels'] = out_channels
+                if neck.get('context'):
+                    neck['context']['in_channels'] = out_channels
+            else:
+                head['in_channels'] = out_channels
     channels = 512
     if backbone['type'] == 'VGGFeatureMap':
         size = 2 if backbone.get('with_pool5') else 4
@@ -93,7 +129,8 @@ def _shrink(model: dict) -> dict:
 
 def _read(name: str) -> tuple:
     """``(shrunk model cfg, DDP kwargs, frozen backbone?)`` of a config."""
-    cfg = Config.fromfile(str(REPO_ROOT / 'configs' / name))
+    cfg = Config.fromfile(str(REPO_ROOT / name if name.startswith(
+        'projects/') else REPO_ROOT / 'configs' / name))
     model_cfg = _shrink(cfg.model.to_dict())
     model_cfg.setdefault('data_preprocessor',
                          cfg.get('data_preprocessor').to_dict())
@@ -159,6 +196,12 @@ def errors():
     assert frozen and wrapper['find_unused_parameters']
     configs[NEGATIVE] = (model_cfg, dict(wrapper,
                                          find_unused_parameters=False), True)
+    # negative control for the narrowed backbones: a stage built, not used
+    model_cfg, wrapper, frozen = configs[UNUSED_STAGE.split(',')[0]]
+    model_cfg = copy.deepcopy(model_cfg)
+    model_cfg['backbone']['backbone']['arch'] = dict(
+        depths=[1] * 4, channels=[8, 16, 32, 64])
+    configs[UNUSED_STAGE] = (model_cfg, wrapper, frozen)
     queue = mp.get_context('fork').Queue()
     context = mp.start_processes(_worker, args=(port, queue, configs),
                                  nprocs=2,
@@ -198,6 +241,15 @@ def test_frozen_backbone_needs_find_unused_parameters(errors):
     for rank in (0, 1):
         assert 'Expected to have finished reduction' in (
             errors[rank][NEGATIVE] or '')
+
+
+def test_narrowed_backbone_keeps_the_unused_stage_error(errors):
+    """The narrowing keeps stages and outputs: a ConvNeXt with a 4th stage
+    built but not read still fails under DDP."""
+    assert any(name.startswith('projects/') for name in CONFIGS)
+    for rank in (0, 1):
+        assert 'Expected to have finished reduction' in (
+            errors[rank][UNUSED_STAGE] or '')
 
 
 def test_vgg_feature_map_uses_all_parameters():

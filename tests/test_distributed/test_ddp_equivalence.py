@@ -29,12 +29,9 @@ synchronised BatchNorm, ``advantage_norm='none'`` (the heads normalise
 advantages over the *local* batch), and every RARNN sample emitting at least
 one glimpse (its Eq. 10 mean is over the local samples that emitted).
 
-Second test: the model of every config in ``configs/`` (backbone replaced by
-a cheap stand-in with the same channels and map size, so the head and neck
-are what is checked) trains 2 iterations under DDP with the config's
-``model_wrapper_cfg`` (``find_unused_parameters`` False unless set) without
-an unused-parameter error, the backbone frozen after wrapping when the
-config has a ``BackboneFreezeHook``.
+The single-process evaluation loads the DDP-trained state dict strictly
+(tensors and the heads' extra state). The unused-parameter sweep over every
+config is ``test_ddp_configs.py``.
 """
 import io
 import os
@@ -217,7 +214,12 @@ def _worker(rank, port, queue):
             for _ in range(2):
                 set_random_seed(0, diff_rank_seed=True)
                 runs.append(_train(name, rank, WORLD, data)[2])
+            # the heads' non-tensor extra state (counters), for the strict
+            # load of the single-process evaluation
+            extra = {k: v for k, v in net.state_dict().items()
+                     if not torch.is_tensor(v)}
             out[name] = dict(grads=grads, weights=weights, metrics=metrics,
+                             extra=extra,
                              reproducible=all(torch.equal(runs[0][k],
                                                           runs[1][k])
                                               for k in runs[0]))
@@ -271,8 +273,10 @@ def runs():
         for name in MODELS_CFG:
             with per_image_noise():
                 net, grads, weights = _train(name, 0, 1, data)
-            # evaluate the DDP-trained weights in one process
-            net.load_state_dict(ranks[0][name]['weights'], strict=False)
+            # evaluate the DDP-trained weights in one process: every entry
+            # of the state dict, strictly
+            net.load_state_dict({**ranks[0][name]['weights'],
+                                 **ranks[0][name]['extra']}, strict=True)
             single[name] = dict(grads=grads, weights=weights,
                                 metrics=_evaluate(net, 0, 1, data))
     finally:
