@@ -7,14 +7,20 @@ The GRREHead is trained on these glimpse features directly. Its emission
 probability of noise glimpses must drop, that of informative glimpses rise,
 and the reward of Eq. 6 rise.
 
-Settings: the head's defaults (advantage normalisation, entropy bonus,
-learned value baseline, K = 4) with ``relation='none'`` and ``R_- = 1``:
-with the GRRE a noise glimpse borrows a right label from the others and with
-the paper's ``R_- = 0.1`` a wrong one costs little, so there "emit all" is
-close to optimal (see the GRREHead docstring).
+Settings: the head of the shipped RARNN configs
+(``configs/_base_/models/rarnn_vgg16.py``: GRRE, K = 4, the paper's reward
+R_+ = 1, R_- = 0.1, R_e = 10 plus a cost of 0.1 per emitted glimpse,
+advantage normalisation, entropy bonus, learned value baseline) with sizes
+scaled to the task. Without the cost per glimpse the same task drifts to
+"emit all" (noise glimpses emitted with probability 0.78 -> 1.00; the
+EmissionReward docstring): the GRRE lets a noise glimpse borrow a right label
+from the others, and a wrong one costs only R_- once.
 """
+from pathlib import Path
+
 import pytest
 import torch
+from mmengine.config import Config
 
 import marl_mm  # noqa: F401
 from marl_mm.models.heads import GRREHead
@@ -22,6 +28,7 @@ from marl_mm.models.necks import GlimpseFeatures
 from mmpretrain.structures import DataSample
 
 D, T, C, B = 20, 8, 32, 32
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _batch(g):
@@ -55,8 +62,12 @@ def one_thread():
 def test_emission_policy_learns_to_drop_noise_glimpses(one_thread):
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    head = GRREHead(num_classes=D, in_channels=C, context_channels=C,
-                    relation='none', reward=dict(neg_penalty=1.0))
+    cfg = Config.fromfile(
+        REPO / 'configs/_base_/models/rarnn_vgg16.py').model.head.to_dict()
+    assert cfg.pop('type') == 'GRREHead' and cfg['relation'] == 'grre'
+    cfg.update(num_classes=D, in_channels=C, context_channels=C,
+               relation_channels=64)
+    head = GRREHead(**cfg)
     head.init_weights()
     head.train()
     opt = torch.optim.Adam(head.parameters(), lr=1e-2)
@@ -75,10 +86,13 @@ def test_emission_policy_learns_to_drop_noise_glimpses(one_thread):
     first, last = (torch.tensor(history[:20]).mean(0),
                    torch.tensor(history[-50:]).mean(0))
     # measured (seed 0; mean of the first 20 -> last 50 steps): reward
-    # -1.84 -> 1.36, p_info 0.38 -> 0.99, p_noise 0.32 -> 0.01
+    # -0.16 -> 0.97, p_info 0.49 -> 0.99, p_noise 0.44 -> 0.14
     assert last[0] > first[0] + 0.8, (first, last)
-    assert last[1] > 0.9 and last[2] < 0.1, (first, last)
-    # neither "emit nothing" nor "emit all" at test time
+    assert last[1] > 0.9 and last[2] < 0.25, (first, last)
+    assert last[2] < first[2] - 0.2, (first, last)
+    # neither "emit nothing" nor "emit all" at test time: the informative
+    # glimpses (1.5 of 8 per image) are emitted, the noise mostly not
     feats, y, informative = _batch(g)
     emitted = torch.stack([ds.emission_mask for ds in head.predict(feats)])
-    assert (emitted == informative).float().mean() > 0.95
+    match = (emitted == informative).float().mean()
+    assert match > 0.9  # measured 0.98 (emission rate 0.21)

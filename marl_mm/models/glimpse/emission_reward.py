@@ -9,6 +9,17 @@ what a "classification" is (METHOD.md): every emitted glimpse predicts the
 argmax of its ``P_i``; ``N_+`` / ``N_-`` count the DISTINCT predicted labels
 that are / are not in the ground truth (two glimpses predicting the same
 label count once). Ties in the argmax go to the lower class index.
+
+Option chosen here (``emit_cost``, default 0 = paper): a cost per emitted
+glimpse, ``R_T = N_+ R_+ - N_- R_- - emit_cost * N_e`` when ``N_e > 0``.
+With distinct-label counting, a glimpse that repeats a label already
+predicted changes nothing in Eq. 6, and one that predicts a wrong label
+costs ``R_-`` once, so with ``R_- = 0.1`` emitting every glimpse is close
+to optimal and the indicator drifts to "emit all" (measured:
+``tests/test_models/test_rarnn_learns.py``). A small cost per glimpse makes
+a glimpse worth emitting only when it adds a label, which is what the
+indicator is for; ``0 < emit_cost < R_+`` keeps one glimpse per right label
+worth its cost.
 """
 import torch
 import torch.nn.functional as F
@@ -21,13 +32,19 @@ class EmissionReward:
         pos_reward: R_+ (paper: 1).
         neg_penalty: R_- (paper: 0.1).
         empty_penalty: R_e (paper: 10).
+        emit_cost: cost per emitted glimpse (paper: 0; see the module
+            docstring).
     """
 
     def __init__(self, pos_reward: float = 1., neg_penalty: float = 0.1,
-                 empty_penalty: float = 10.) -> None:
+                 empty_penalty: float = 10., emit_cost: float = 0.) -> None:
+        if emit_cost < 0:
+            raise ValueError(f'EmissionReward: emit_cost must be >= 0, got '
+                             f'{emit_cost}')
         self.pos_reward = float(pos_reward)
         self.neg_penalty = float(neg_penalty)
         self.empty_penalty = float(empty_penalty)
+        self.emit_cost = float(emit_cost)
 
     def __call__(self, glimpse_scores: torch.Tensor, emitted: torch.Tensor,
                  gt: torch.Tensor) -> torch.Tensor:
@@ -54,7 +71,8 @@ class EmissionReward:
         positive = gt > 0
         n_pos = (predicted & positive).sum(-1).float()  # (N,)
         n_neg = (predicted & ~positive).sum(-1).float()  # (N,)
-        reward = n_pos * self.pos_reward - n_neg * self.neg_penalty
+        reward = n_pos * self.pos_reward - n_neg * self.neg_penalty \
+            - emitted.sum(-1).float() * self.emit_cost
         nothing = ~emitted.any(-1)  # (N,)
         return torch.where(nothing, torch.full_like(reward,
                                                     -self.empty_penalty),

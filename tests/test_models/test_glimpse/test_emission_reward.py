@@ -35,3 +35,20 @@ def test_reward_batched_and_configurable():
     torch.testing.assert_close(reward(s, e, gt), torch.tensor([2 - 0.5, -3.]))
     with pytest.raises(ValueError, match='glimpse_scores'):
         reward(s[0], e, gt)
+
+
+def test_emit_cost_per_glimpse():
+    reward = EmissionReward(emit_cost=0.05)
+    gt = torch.tensor([[1., 0., 1., 0., 0.]])  # labels {0, 2}
+    s = _scores([0, 2, 3, 0])
+    # all right with a duplicate: 2 - 3 * 0.05 (the duplicate now costs)
+    r = reward(s, torch.tensor([[1, 1, 0, 1]]).bool(), gt)
+    assert r.item() == pytest.approx(2 - 0.15)
+    # the minimal set that finds both labels is the best emission
+    best = reward(s, torch.tensor([[1, 1, 0, 0]]).bool(), gt).item()
+    assert best == pytest.approx(2 - 0.1)
+    assert best > reward(s, torch.ones(1, 4).bool(), gt).item()  # 1.7
+    # nothing emitted is still -R_e (no cost to add)
+    assert reward(s, torch.zeros(1, 4).bool(), gt).item() == -10
+    with pytest.raises(ValueError, match='emit_cost'):
+        EmissionReward(emit_cost=-1)
