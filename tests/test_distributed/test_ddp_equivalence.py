@@ -25,9 +25,11 @@ baseline: ``baseline``; all others), weights after 3 steps, both ranks
 bit-identical, and validation metrics gathered across ranks by mmengine's
 ``collect_results`` equal the single-process evaluation of the same weights.
 Settings the equality needs (see docs/distributed.md): frozen or
-synchronised BatchNorm, ``advantage_norm='none'`` (the heads normalise
-advantages over the *local* batch), and every RARNN sample emitting at least
-one glimpse (its Eq. 10 mean is over the local samples that emitted).
+synchronised BatchNorm, and every RARNN sample emitting at least one glimpse
+(its Eq. 10 mean is over the local samples that emitted). Advantages are
+normalised ('meanstd', RARNN's default; RARL's default is the paper's raw
+R - b, set to 'meanstd' here to test it) with statistics of the global
+batch (``PolicyHeadMixin.normalise_advantage`` all-reduces them).
 
 The single-process evaluation loads the DDP-trained state dict strictly
 (tensors and the heads' extra state). The unused-parameter sweep over every
@@ -79,7 +81,7 @@ MODELS_CFG = {
                   in_channels=64, feat_stride=16, num_steps=2,
                   anchor_sizes=(16, 32), roi_size=3, embed_dims=16,
                   hidden_dims=16, baseline_hidden=8, sigma=0.2,
-                  loss_type='bce', advantage_norm='none',
+                  loss_type='bce', advantage_norm='meanstd',
                   loc_zero_init=False)),
     'rarnn': dict(
         type='ImageClassifier', backbone=TINY_BACKBONE,
@@ -91,7 +93,7 @@ MODELS_CFG = {
                                branch_channels=8)),
         head=dict(type='GRREHead', num_classes=NUM_CLASSES, in_channels=16,
                   context_channels=16, relation_channels=16, num_samples=2,
-                  baseline_hidden=8, advantage_norm='none',
+                  baseline_hidden=8,  # advantage_norm: 'meanstd'
                   emission=dict(bias_init=2.,
                                 weight_std=0.1))),
 }
