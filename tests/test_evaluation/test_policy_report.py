@@ -1,0 +1,169 @@
+"""marl_mm.evaluation.policy_report and tools/analysis_tools/policy_report.py:
+rewards, mAP, spread and emission figures against direct computations."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import average_precision_score
+
+import marl_mm  # noqa: F401
+from marl_mm.evaluation.policy_report import (rarl_policy_outputs,
+                                              rarnn_policy_outputs, summarise)
+from marl_mm.models.necks import GlimpseFeatures
+from mmpretrain.registry import MODELS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _build(cfg):
+    torch.manual_seed(0)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head.eval()
+
+
+def test_rarl_learned_vs_random_by_hand():
+    head = _build(dict(type='LSTMGlimpseHead', num_classes=3, in_channels=2,
+                       feat_stride=4, num_steps=2, anchor_sizes=(4., 8.),
+                       roi_size=2, embed_dims=5, hidden_dims=4))
+    with torch.no_grad():  # the learned policy: always l = tanh(0.5, -1)
+        head.loc_net.net[-1].bias.copy_(torch.tensor([0.5, -1.]))
+    feats = (torch.randn(6, 2, 6, 6), )
+    y = torch.tensor([[1, 0, 0], [0, 1, 1], [0, 0, 1], [1, 1, 0],
+                      [0, 1, 0], [0, 0, 0]]).float()  # the last: no label
+    torch.manual_seed(1)
+    out = rarl_policy_outputs(head, feats, y)
+    torch.manual_seed(1)
+    direct = head.glimpse(feats, 'random')
+    torch.testing.assert_close(out['random']['locations'],
+                               direct['locations'])
+    with torch.no_grad():
+        mean = head.glimpse(feats, 'mean')
+    # reward: top-|GT| recall of the pooled scores, the last image excluded
+    top = mean['scores'].argsort(-1, descending=True)
+    hand = [len(set(top[i, :int(y[i].sum())].tolist()) &
+                set(y[i].nonzero().flatten().tolist())) / y[i].sum().item()
+            for i in range(5)]
+    report = summarise(out, y.numpy().astype(int))
+    assert report['learned']['reward'] == pytest.approx(np.mean(hand))
+    ap = average_precision_score(y.numpy(),
+                                 mean['scores'].softmax(-1).detach(),
+                                 average=None)
+    assert report['learned']['mAP'] == pytest.approx(100 * ap.mean())
+    loc = torch.tanh(torch.tensor([0.5, -1.]))
+    assert report['learned']['loc_spread'] == pytest.approx(0., abs=1e-6)
+    assert report['learned']['loc_mean_x'] == pytest.approx(loc[0].item())
+    assert report['learned']['loc_mean_y'] == pytest.approx(loc[1].item())
+    assert report['learned']['near_border'] == 0  # |tanh(-1)| = 0.76
+    r = out['random']['locations']
+    assert report['random']['loc_spread'] == pytest.approx(
+        r.std(0).mean().item())
+    assert report['random']['near_border'] == pytest.approx(
+        (r.abs() > 0.9).any(-1).float().mean().item())
+
+
+def test_rarnn_learned_all_and_random_emissions():
+    head = _build(dict(type='GRREHead', num_classes=3, in_channels=6,
+                       context_channels=6, relation_channels=5))
+    with torch.no_grad():  # emit glimpse t iff x[t, 0] > 0.5
+        head.emission.fc.weight.zero_()
+        head.emission.fc.weight[0, 0] = 100.
+        head.emission.fc.bias.fill_(-50.)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 5, 6, generator=g)
+    x[3, :, 0] = 0.  # nothing above 0.5: the fallback emits the argmax
+    feats = GlimpseFeatures(x=x, v=None, a=None,
+                            c=torch.rand(4, 5, 6, generator=g))
+    y = torch.tensor([[1, 0, 0], [0, 1, 1], [0, 0, 1], [1, 1, 1]]).float()
+    out = rarnn_policy_outputs(head, feats, y,
+                               torch.Generator().manual_seed(3))
+    learned = x[..., 0] > 0.5
+    for b in range(4):  # METHOD.md's fallback: the most probable glimpse
+        if not learned[b].any():
+            learned[b, x[b, :, 0].argmax()] = True
+    assert torch.equal(out['learned']['emitted'], learned)
+    assert out['all']['emitted'].all()
+    assert torch.equal(out['random']['emitted'].sum(-1), learned.sum(-1))
+    for mode in ('learned', 'all', 'random'):
+        e = out[mode]['emitted']
+        log_p = head._glimpse_log_probs(feats, e, 1)
+        torch.testing.assert_close(out[mode]['reward'],
+                                   head.reward_fn(log_p, e, y))
+        torch.testing.assert_close(out[mode]['scores'],
+                                   (log_p.exp() * e[..., None]).amax(1))
+    report = summarise(out, y.numpy().astype(int))
+    assert report['all']['emission_rate'] == 1
+    assert report['all']['emit_all'] == 1
+    assert report['learned']['emission_rate'] == pytest.approx(
+        learned.float().mean().item())
+    assert report['learned']['num_emitted'] == pytest.approx(
+        learned.sum(-1).float().mean().item())
+    assert report['random']['num_emitted'] == report['learned'][
+        'num_emitted']
+    with pytest.raises(ValueError, match='use_emission'):
+        rarnn_policy_outputs(_build(dict(
+            type='GRREHead', num_classes=3, in_channels=6,
+            context_channels=6, relation_channels=5, use_emission=False)),
+            feats, y)
+
+
+def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
+    """The CLI end to end: a RARL model on generated images, one training
+    iteration through the Runner, then the report from its checkpoint."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    data = []
+    for i in range(4):
+        path = tmp_path / f'{i}.png'
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3),
+                                     dtype=np.uint8)).save(path)
+        data.append(dict(img_path=str(path), gt_label=[i % 3]))
+    import json
+    ann = tmp_path / 'ann.json'
+    ann.write_text(json.dumps(dict(metainfo=dict(classes=['a', 'b', 'c']),
+                                   data_list=data)))
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+    loader = dict(batch_size=2, num_workers=0,
+                  sampler=dict(type='DefaultSampler', shuffle=False),
+                  dataset=dict(type='MultiLabelDataset', ann_file=str(ann),
+                               pipeline=pipeline))
+    cfg = Config(dict(
+        default_scope='mmpretrain',
+        custom_imports=dict(imports=['marl_mm'], allow_failed_imports=False),
+        model=dict(
+            type='ImageClassifier',
+            data_preprocessor=dict(num_classes=3, to_onehot=True),
+            backbone=dict(type='FeatureMapWrapper', backbone=dict(
+                type='ResNet', depth=18, stem_channels=8, base_channels=8,
+                num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
+                out_indices=(2, )), out_index=-1),
+            head=dict(type='LSTMGlimpseHead', num_classes=3, in_channels=32,
+                      feat_stride=16, num_steps=2, anchor_sizes=(16, 32),
+                      roi_size=3, embed_dims=8, hidden_dims=8)),
+        train_dataloader=loader, val_dataloader=loader,
+        val_evaluator=dict(type='MultiLabelAP'),
+        train_cfg=dict(by_epoch=False, max_iters=1, val_interval=10),
+        val_cfg=dict(),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                           interval=1, by_epoch=False)),
+        work_dir=str(tmp_path / 'work')))
+    cfg_path = tmp_path / 'cfg.py'
+    cfg.dump(str(cfg_path))
+    Runner.from_cfg(Config.fromfile(str(cfg_path))).train()
+    out = tmp_path / 'report.json'
+    res = subprocess.run(
+        [sys.executable, str(REPO / 'tools/analysis_tools/policy_report.py'),
+         str(cfg_path), str(tmp_path / 'work/iter_1.pth'), '--json',
+         str(out)], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 'learned' in res.stdout and 'random' in res.stdout
+    report = json.loads(out.read_text())
+    assert report['_meta']['images'] == 4
+    assert 0 <= report['learned']['reward'] <= 1
+    assert report['random']['loc_spread'] > 0.1  # uniform: about 0.58
