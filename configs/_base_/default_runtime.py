@@ -32,7 +32,12 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+# mmpretrain's UniversalVisualizer plus the glimpses: RARL's regions and
+# path, RARNN's attention per emitted glimpse, and a label set for heads that
+# only give pred_score (what tools/test.py --show-dir and the validation
+# VisualizationHook draw); GAP configs are drawn as by UniversalVisualizer.
+# TensorBoard: add dict(type='TensorboardVisBackend') (needs tensorboard).
+visualizer = dict(type='GlimpseVisualizer', vis_backends=vis_backends)
 
 log_level = 'INFO'
 load_from = None

@@ -68,6 +68,9 @@ def test_test_flags(tmp_path):
     assert cfg.load_from == 'ckpt.pth'
     assert cfg.default_hooks.visualization.enable is True
     assert cfg.default_hooks.visualization.out_dir == str(tmp_path / 'vis')
+    # --show-dir draws the glimpses and a label set for the paper heads,
+    # which give pred_score only (UniversalVisualizer drew ground truth only)
+    assert cfg.visualizer.type == 'GlimpseVisualizer'
     with pytest.raises(SystemExit):
         test_tool.parse_args(['x.py', 'c.pth', '--out', 'preds.json'])
 
