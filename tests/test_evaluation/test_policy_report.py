@@ -135,9 +135,12 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
     cfg = Config(dict(
         default_scope='mmpretrain',
         custom_imports=dict(imports=['marl_mm'], allow_failed_imports=False),
+        # top level, as the data configs put it: the Runner (and the tool)
+        # merge it into the model
+        data_preprocessor=dict(num_classes=3, to_onehot=True,
+                               mean=[120., 110., 100.], std=[50., 60., 70.]),
         model=dict(
             type='ImageClassifier',
-            data_preprocessor=dict(num_classes=3, to_onehot=True),
             backbone=dict(type='FeatureMapWrapper', backbone=dict(
                 type='ResNet', depth=18, stem_channels=8, base_channels=8,
                 num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
@@ -146,7 +149,7 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
                       feat_stride=16, num_steps=2, anchor_sizes=(16, 32),
                       roi_size=3, embed_dims=8, hidden_dims=8)),
         train_dataloader=loader, val_dataloader=loader,
-        val_evaluator=dict(type='MultiLabelAP'),
+        val_evaluator=dict(type='MultiLabelAP', mode='noninterp'),
         train_cfg=dict(by_epoch=False, max_iters=1, val_interval=10),
         val_cfg=dict(),
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
@@ -155,7 +158,9 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
         work_dir=str(tmp_path / 'work')))
     cfg_path = tmp_path / 'cfg.py'
     cfg.dump(str(cfg_path))
-    Runner.from_cfg(Config.fromfile(str(cfg_path))).train()
+    runner = Runner.from_cfg(Config.fromfile(str(cfg_path)))
+    runner.train()
+    metrics = runner.val()  # the learned policy's mAP, as the Runner has it
     out = tmp_path / 'report.json'
     res = subprocess.run(
         [sys.executable, str(REPO / 'tools/analysis_tools/policy_report.py'),
@@ -166,4 +171,7 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
     report = json.loads(out.read_text())
     assert report['_meta']['images'] == 4
     assert 0 <= report['learned']['reward'] <= 1
+    # same model, same images, same policy: the Runner's figure
+    assert report['learned']['mAP'] == pytest.approx(
+        metrics['multi-label/mAP_noninterp'], abs=1e-3)
     assert report['random']['loc_spread'] > 0.1  # uniform: about 0.58

@@ -62,6 +62,8 @@ def run(args) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    if cfg.get('data_preprocessor') is not None:  # as the Runner merges it
+        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(cfg.model)
     load_checkpoint_checked(model, args.checkpoint)
     model.eval()
