@@ -58,5 +58,10 @@ val_dataloader = dict(
 )
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='MultiLabelAP', mode='voc07_11point')
+# VOC 2007 11-point mAP, and RARNN's protocol: the top-3 labels of each
+# image, no threshold (P_L, R_L, F_L, P_I, R_I, F_I)
+val_evaluator = [
+    dict(type='MultiLabelAP', mode='voc07_11point'),
+    dict(type='MultiLabelTopKMetric', topk=3, naming='rarnn'),
+]
 test_evaluator = val_evaluator

@@ -70,6 +70,9 @@ test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='MultiLabelAP', mode='voc07_11point'),
     dict(type='MultiLabelAP', mode='noninterp'),
-    dict(type='MultiLabelTopKMetric', topk=3, thr=0.1),
+    # RARL's table (top-3 above 0.1) and RARNN's (top-3, no threshold)
+    dict(type='MultiLabelTopKMetric', topk=3, thr=0.1, naming='rarl'),
+    dict(type='MultiLabelTopKMetric', topk=3, naming='rarnn',
+         prefix='top3'),
 ]
 test_evaluator = val_evaluator
