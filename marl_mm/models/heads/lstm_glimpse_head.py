@@ -84,6 +84,12 @@ them: ``docs/rarl.md`` (synthetic task of
   Ours-B (True / 'region': LSTM only localises, regions classified from
   their semantic vectors), Ours-A (False: no recurrence, locations from the
   mean semantic vector of the current regions, regions classified alone).
+* learning rates: the paper trains everything at 1e-5. A schedule at a
+  higher Adam rate (from random init) should keep ``head.embed`` (fan-in
+  ``C * s * s``) and ``head.loc_net`` near 1e-5 with
+  ``paramwise_cfg.custom_keys`` lr_mult: at 1e-3 Adam killed 58% of the
+  FC's units and saturated the rest, and drove the locations into the
+  border (docs/rarl.md, real images; the CPU configs do this).
 * ``baseline_mode`` (:class:`PolicyHeadMixin`): 'learned' (paper) |
   'running_mean' (the hook's running mean reward) | 'none'.
 """
