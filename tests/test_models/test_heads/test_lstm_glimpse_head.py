@@ -75,6 +75,20 @@ def _samples(labels):
     return [DataSample().set_gt_label(lab) for lab in labels]
 
 
+def _sampled_reward_and_logp(head, feats, labels, seed=5):
+    """Re-run the sampled glimpses of ``head.loss`` (same seed): the reward
+    by hand (top-|GT| recall) and the Gaussian log-probabilities (B, T)."""
+    torch.manual_seed(seed)
+    out = head.glimpse((feats,), 'sample')
+    top = out['scores'].argsort(-1, descending=True)
+    reward = torch.tensor([
+        len(set(top[i, :len(lab)].tolist()) & set(lab)) / len(lab)
+        for i, lab in enumerate(labels)])
+    logp = torch.distributions.Normal(out['mu'], 0.11).log_prob(
+        out['actions']).sum(-1)  # (B, T)
+    return out, reward, logp
+
+
 def test_reinforce_loss_matches_formula():
     head = _head(baseline_mode='none', advantage_norm='none',
                  loc_zero_init=False).train()
@@ -82,17 +96,10 @@ def test_reinforce_loss_matches_formula():
     labels = [[0], [1, 2], [2]]
     torch.manual_seed(5)
     losses = head.loss((feats,), _samples(labels))
-    torch.manual_seed(5)
-    out = head.glimpse((feats,), 'sample')
+    out, reward, logp = _sampled_reward_and_logp(head, feats, labels)
     y = torch.zeros(3, 3)
     for i, lab in enumerate(labels):
         y[i, lab] = 1
-    top = out['scores'].argsort(-1, descending=True)
-    reward = torch.tensor([
-        len(set(top[i, :len(lab)].tolist()) & set(lab)) / len(lab)
-        for i, lab in enumerate(labels)])
-    logp = torch.distributions.Normal(out['mu'], 0.11).log_prob(
-        out['actions']).sum(-1)  # (B, T)
     expected = -(logp.sum(1) * reward).mean()
     torch.testing.assert_close(losses['loss_pg'], expected, atol=1e-4,
                                rtol=1e-4)
@@ -292,14 +299,7 @@ def test_hook_switch_to_running_mean_replaces_the_learned_baseline():
     head.set_external_baseline(0.25)
     torch.manual_seed(5)
     losses = head.loss((feats,), _samples(labels))
-    torch.manual_seed(5)
-    out = head.glimpse((feats,), 'sample')
-    top = out['scores'].argsort(-1, descending=True)
-    reward = torch.tensor([
-        len(set(top[i, :len(lab)].tolist()) & set(lab)) / len(lab)
-        for i, lab in enumerate(labels)])
-    logp = torch.distributions.Normal(out['mu'], 0.11).log_prob(
-        out['actions']).sum(-1)  # (B, T)
+    _, reward, logp = _sampled_reward_and_logp(head, feats, labels)
     expected = -(logp.sum(1) * (reward - 0.25)).mean()
     assert losses['loss_baseline'].item() == 0
     torch.testing.assert_close(losses['loss_pg'], expected, atol=1e-4,
