@@ -24,6 +24,14 @@ locations, ~0 for a collapsed policy), their mean, and the share of
 locations within 0.1 of the border; for RARNN the emission rate, the mean
 number of emitted glimpses and the share of images that emit all of them.
 
+A choice needs something to choose between: for RARNN the ``'all'`` row
+also describes the T candidate glimpses themselves, ``one_label`` (share of
+images whose candidates all predict the same argmax label) and ``p_spread``
+(standard deviation of the emission probabilities ``p_t`` over an image's
+candidates, averaged over images). Near 1 and near 0 they say the RHN gave
+the indicator T copies of one glimpse, so no emission policy can beat a
+random one.
+
 Everything is batched over images; ``tools/analysis_tools/policy_report.py``
 runs it over a dataset.
 """
@@ -83,18 +91,21 @@ def rarnn_policy_outputs(head, feats, y: torch.Tensor,
                          'indicator (use_emission=False): no policy to '
                          'report on')
     feats = head._features(feats)
-    _, learned = head._emit(feats)  # (B, T)
+    logits, learned = head._emit(feats)  # (B, T)
     n = learned.sum(-1, keepdim=True)  # (B, 1)
     u = torch.rand(learned.shape, generator=generator).to(learned.device)
     rank = u.argsort(-1).argsort(-1)  # (B, T) a random permutation rank
     masks = dict(learned=learned, all=torch.ones_like(learned),
                  random=rank < n)  # same count per image as 'learned'
-    out = {}
+    out, log_ps = {}, {}
     for mode, emitted in masks.items():
-        log_p = head._glimpse_log_probs(feats, emitted, 1)  # (B, T, D)
+        log_p = log_ps[mode] = head._glimpse_log_probs(feats, emitted, 1)
         out[mode] = dict(scores=head._image_scores(log_p, emitted),
                          reward=head.reward_fn(log_p, emitted, y),
                          valid=y.sum(-1) > 0, emitted=emitted)
+    # the candidates themselves (every glimpse emitted)
+    out['all'].update(emission_prob=logits.sigmoid(),
+                      labels=log_ps['all'].argmax(-1))  # (B, T)
     return out
 
 
@@ -134,5 +145,12 @@ def summarise(outputs: Dict[str, Dict[str, torch.Tensor]],
             row.update(emission_rate=float(e.mean()),
                        num_emitted=float(e.sum(-1).mean()),
                        emit_all=float((e.mean(-1) == 1).float().mean()))
+        if 'labels' in o:
+            labels = o['labels']  # (N, T)
+            p = o['emission_prob'].float()  # (N, T)
+            row.update(
+                one_label=float((labels == labels[:, :1]).all(-1)
+                                .float().mean()),
+                p_spread=float(p.std(-1).mean()) if p.shape[-1] > 1 else 0.)
         report[mode] = row
     return report

@@ -103,6 +103,24 @@ def test_rarnn_learned_all_and_random_emissions():
         learned.sum(-1).float().mean().item())
     assert report['random']['num_emitted'] == report['learned'][
         'num_emitted']
+    # the candidates: emission probabilities and labels with all emitted
+    p = torch.sigmoid(100. * x[..., 0] - 50.)
+    torch.testing.assert_close(out['all']['emission_prob'], p)
+    labels = head._glimpse_log_probs(
+        feats, torch.ones(4, 5, dtype=torch.bool), 1).argmax(-1)
+    assert torch.equal(out['all']['labels'], labels)
+    same = [len(set(labels[b].tolist())) == 1 for b in range(4)]
+    assert report['all']['one_label'] == pytest.approx(np.mean(same))
+    assert report['all']['p_spread'] == pytest.approx(
+        np.mean([np.std(p[b].numpy(), ddof=1) for b in range(4)]), rel=1e-5)
+    assert 'one_label' not in report['learned']
+    # one candidate repeated T times: no spread of p_t (its labels may
+    # still differ: the GRRE's recurrence over i breaks the symmetry)
+    rep = GlimpseFeatures(x=x[:, :1].expand(-1, 5, -1), v=None, a=None,
+                          c=feats.c[:, :1].expand(-1, 5, -1))
+    copies = summarise(rarnn_policy_outputs(head, rep, y),
+                       y.numpy().astype(int))['all']
+    assert copies['p_spread'] == 0
     with pytest.raises(ValueError, match='use_emission'):
         rarnn_policy_outputs(_build(dict(
             type='GRREHead', num_classes=3, in_channels=6,

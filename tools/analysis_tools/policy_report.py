@@ -114,11 +114,13 @@ def format_report(report: dict) -> str:
     cols = sorted({k for m in modes for k in report[m]},
                   key=['reward', 'mAP', 'loc_spread', 'loc_mean_x',
                        'loc_mean_y', 'near_border', 'emission_rate',
-                       'num_emitted', 'emit_all'].index)
+                       'num_emitted', 'emit_all', 'one_label',
+                       'p_spread'].index)
     lines = ['policy    ' + ''.join(f'{c:>14}' for c in cols)]
     for m in modes:
         lines.append(f'{m:<10}' + ''.join(
-            f'{report[m].get(c, float("nan")):>14.3f}' for c in cols))
+            (f'{report[m][c]:>14.3f}' if c in report[m] else f'{"-":>14}')
+            for c in cols))
     meta = report.get('_meta', {})
     lines.append(f"({meta.get('images')} {meta.get('split')} images; "
                  'reward: the training reward; mAP: non-interpolated, %)')
