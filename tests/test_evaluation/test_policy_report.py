@@ -121,6 +121,21 @@ def test_rarnn_learned_all_and_random_emissions():
     copies = summarise(rarnn_policy_outputs(head, rep, y),
                        y.numpy().astype(int))['all']
     assert copies['p_spread'] == 0
+    # a classifier biased to class 2 for every glimpse of images 0 and 1
+    # only (their x[..., 1] is raised): those two share one label
+    with torch.no_grad():
+        head.w_xp.weight[2, 1] = 1e3
+    x2 = x.clone()
+    x2[:2, :, 1] = 1.
+    x2[2:, :, 1] = 0.
+    biased = GlimpseFeatures(x=x2, v=None, a=None, c=feats.c)
+    out2 = rarnn_policy_outputs(head, biased, y)
+    assert (out2['all']['labels'][:2] == 2).all()
+    labels2 = out2['all']['labels']
+    expect = np.mean([len(set(labels2[b].tolist())) == 1 for b in range(4)])
+    assert 0.5 <= expect
+    assert summarise(out2, y.numpy().astype(int))['all'][
+        'one_label'] == pytest.approx(expect)
     with pytest.raises(ValueError, match='use_emission'):
         rarnn_policy_outputs(_build(dict(
             type='GRREHead', num_classes=3, in_channels=6,
