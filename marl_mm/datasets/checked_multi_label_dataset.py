@@ -1,11 +1,46 @@
 """mmpretrain's generic multi-label json, read with checks."""
-from typing import List, Optional
+import os.path as osp
+from typing import Any, List, Optional
 
-from mmengine.fileio import exists, load
+import yaml
+from mmengine.fileio import exists, get_local_path, load
 
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
+from ..utils.restricted_unpickler import load_pickle_safe
 from .utils import check_label_indices, handle_unlabelled
+
+
+ANNOTATION_SUFFIXES = ('.json', '.yaml', '.yml', '.pkl', '.pickle')
+
+
+def load_annotations_safe(ann_file: str, owner: str = 'dataset') -> Any:
+    """Read an annotation file (json / yaml / pickle) without running code.
+
+    Args:
+        ann_file: path or URI (mmengine file backends).
+        owner: the class named in errors.
+
+    Returns:
+        The file's content.
+
+    Raises:
+        ValueError: unknown suffix.
+        marl_mm.utils.UnsafePickleError: a pickle that names a global
+            outside the allowlist of :mod:`marl_mm.utils.restricted_unpickler`.
+    """
+    suffix = osp.splitext(str(ann_file))[1].lower()
+    if suffix not in ANNOTATION_SUFFIXES:
+        raise ValueError(
+            f'{owner}: annotation file {ann_file} has suffix {suffix!r}; '
+            f'expected one of {ANNOTATION_SUFFIXES}')
+    if suffix == '.json':
+        return load(ann_file)
+    with get_local_path(ann_file) as path:
+        if suffix in ('.pkl', '.pickle'):
+            return load_pickle_safe(path)
+        with open(path, encoding='utf-8') as f:
+            return yaml.safe_load(f)
 
 
 @DATASETS.register_module()
@@ -26,8 +61,16 @@ class CheckedMultiLabelDataset(MultiLabelDataset):
     no label are dropped unless ``keep_empty=True``, the count logged
     either way (see :mod:`marl_mm.datasets.utils`).
 
+    The file is read without running code from it: json through mmengine
+    (as the parent), ``.yaml`` / ``.yml`` with ``yaml.safe_load`` (mmengine's
+    yaml handler uses PyYAML's full ``Loader``, which builds Python objects a
+    file names) and ``.pkl`` / ``.pickle`` with
+    :func:`marl_mm.utils.load_pickle_safe` (mmengine's pickle handler runs
+    whatever the file asks for). Any other suffix is an error naming these.
+
     Args:
-        ann_file: the json (relative to ``data_root`` unless absolute).
+        ann_file: the annotation file, json (or yaml / pickle, read safely;
+            relative to ``data_root`` unless absolute).
         keep_empty: keep unlabelled images with an empty target (default
             False).
         **kwargs: the other arguments of ``MultiLabelDataset``.
@@ -59,7 +102,7 @@ class CheckedMultiLabelDataset(MultiLabelDataset):
             raise FileNotFoundError(
                 f'{name}: annotation file {ann_file} not found; expected '
                 f'{self.HOW_TO_MAKE}')
-        annotations = load(ann_file)
+        annotations = load_annotations_safe(ann_file, name)
         if not isinstance(annotations, dict) or 'data_list' not in \
                 annotations:
             raise ValueError(f'{name}: {ann_file} must be a json object with '

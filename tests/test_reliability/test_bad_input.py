@@ -4,14 +4,17 @@ checked against an independent decoder, or a logged skip. The table of
 behaviours is docs/reliability.md; the test names carry its numbers."""
 import json
 import logging
+import pickle
 import struct
 from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
+import mmengine
 import numpy as np
 import pytest
 import torch
+import yaml
 from mmcv.transforms import Compose, LoadImageFromFile
 from mmengine.config import Config
 from mmengine.logging import MMLogger
@@ -395,6 +398,63 @@ def test_18_wrong_types_in_coco_and_not_json(tmp_path):
     with pytest.raises(ValueError, match='must hold a json object, got '
                        'list'):
         COCOMultiLabel(**kwargs)
+
+
+class _Touch:
+    """A pickle payload: unpickling it creates ``path``."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+def test_18_annotation_files_are_read_without_running_code(tmp_path):
+    """json / yaml / pickle annotations give the same data; code in a yaml
+    tag or a pickle is refused and never run (mmengine's handlers would)."""
+    from marl_mm.utils import UnsafePickleError
+    data = dict(metainfo=dict(classes=['a', 'b', 'c']),
+                data_list=[dict(img_path='x.jpg', gt_label=[2, 0]),
+                           dict(img_path='y.jpg', gt_label=[1])])
+    (tmp_path / 'ann.json').write_text(json.dumps(data))
+    (tmp_path / 'ann.yaml').write_text(yaml.safe_dump(data))
+    with open(tmp_path / 'ann.pkl', 'wb') as f:
+        pickle.dump(data, f)
+    lists = {}
+    for suffix in ('json', 'yaml', 'pkl'):
+        ds = CheckedMultiLabelDataset(data_root=str(tmp_path),
+                                      ann_file=f'ann.{suffix}')
+        lists[suffix] = [(d['img_path'], d['gt_label'])
+                         for d in ds.load_data_list()]
+    assert lists['json'] == [(str(tmp_path / 'x.jpg'), [0, 2]),
+                             (str(tmp_path / 'y.jpg'), [1])]
+    assert lists['yaml'] == lists['json'] and lists['pkl'] == lists['json']
+
+    target = tmp_path / 'pwned.txt'
+    with open(tmp_path / 'evil.pkl', 'wb') as f:
+        pickle.dump(dict(data, x=_Touch(str(target))), f)
+    with pytest.raises(UnsafePickleError, match='evil.pkl'):
+        CheckedMultiLabelDataset(data_root=str(tmp_path),
+                                 ann_file='evil.pkl')
+    (tmp_path / 'evil.yaml').write_text(
+        f"metainfo: !!python/object/apply:builtins.open ['{target}', 'w']\n")
+    with pytest.raises(yaml.YAMLError):
+        CheckedMultiLabelDataset(data_root=str(tmp_path),
+                                 ann_file='evil.yaml')
+    assert not target.exists()
+    # control: the payloads are real - the unrestricted readers run them
+    mmengine.load(str(tmp_path / 'evil.yaml'))
+    assert target.exists()
+    target.unlink()
+    mmengine.load(str(tmp_path / 'evil.pkl'))
+    assert target.exists()
+
+    (tmp_path / 'ann.txt').write_text('x.jpg 0')
+    with pytest.raises(ValueError, match=r"ann.txt has suffix '.txt'; "
+                       r"expected one of \('.json'"):
+        CheckedMultiLabelDataset(data_root=str(tmp_path),
+                                 ann_file='ann.txt')
 
 
 def test_19_coco_without_categories(tmp_path):
