@@ -17,3 +17,21 @@ def _few_threads():
     torch.set_num_threads(min(old, 2))
     yield
     torch.set_num_threads(old)
+
+
+class WritesFileWhenUnpickled:
+    """A pickle payload: unpickling it calls ``open(path, 'w')`` (pickled as
+    ``io.open``) and so creates ``path`` - what the safe loaders must refuse
+    and an unrestricted load runs."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+@pytest.fixture
+def file_payload():
+    """``file_payload(path)``: a :class:`WritesFileWhenUnpickled`."""
+    return WritesFileWhenUnpickled

@@ -400,17 +400,8 @@ def test_18_wrong_types_in_coco_and_not_json(tmp_path):
         COCOMultiLabel(**kwargs)
 
 
-class _Touch:
-    """A pickle payload: unpickling it creates ``path``."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, 'w'))
-
-
-def test_18_annotation_files_are_read_without_running_code(tmp_path):
+def test_18_annotation_files_are_read_without_running_code(tmp_path,
+                                                           file_payload):
     """json / yaml / pickle annotations give the same data; code in a yaml
     tag or a pickle is refused and never run (mmengine's handlers would)."""
     from marl_mm.utils import UnsafePickleError
@@ -433,7 +424,7 @@ def test_18_annotation_files_are_read_without_running_code(tmp_path):
 
     target = tmp_path / 'pwned.txt'
     with open(tmp_path / 'evil.pkl', 'wb') as f:
-        pickle.dump(dict(data, x=_Touch(str(target))), f)
+        pickle.dump(dict(data, x=file_payload(target)), f)
     with pytest.raises(UnsafePickleError, match='evil.pkl'):
         CheckedMultiLabelDataset(data_root=str(tmp_path),
                                  ann_file='evil.pkl')

@@ -154,16 +154,6 @@ def test_resume_continues_identically(trained, tmp_path):
     np.testing.assert_allclose(lr_hist, [0.05] * 3 + [0.025] * 3)
 
 
-class _WriteFile:
-    """A pickle payload: unpickling it creates ``path``."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, 'w'))
-
-
 class _ReachAttribute:
     """A payload going through ``getattr`` (allowlisted only narrowly)."""
 
@@ -171,10 +161,11 @@ class _ReachAttribute:
         return (getattr, (HistoryBuffer, 'register_statistics'))
 
 
-def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
+def test_malicious_pickle_is_refused_and_not_executed(tmp_path,
+                                                      file_payload):
     target = tmp_path / 'pwned.txt'
     evil = tmp_path / 'evil.pth'
-    torch.save(dict(state_dict={}, x=_WriteFile(str(target))), str(evil))
+    torch.save(dict(state_dict={}, x=file_payload(target)), str(evil))
     model = nn.Linear(2, 2)
     with pytest.raises(UnsafeCheckpointError) as info:
         load_checkpoint(model, str(evil))  # mmengine's public entry point
@@ -203,7 +194,7 @@ def test_plain_state_dict_loads(tmp_path):
         load_checkpoint(dst, str(tmp_path / 'missing.pth'))
 
 
-def test_url_loader_is_safe_too(trained, tmp_path):
+def test_url_loader_is_safe_too(trained, tmp_path, file_payload):
     """file:// goes through the same download-then-load code as https://."""
     work_dir, state, _ = trained
     url = (work_dir / 'epoch_2.pth').as_uri()
@@ -211,7 +202,7 @@ def test_url_loader_is_safe_too(trained, tmp_path):
     torch.testing.assert_close(ckpt['state_dict']['fc.weight'],
                                state['fc.weight'], rtol=0, atol=0)
     evil = tmp_path / 'evil.pth'
-    torch.save(dict(x=_WriteFile(str(tmp_path / 'pwned'))), str(evil))
+    torch.save(dict(x=file_payload(tmp_path / 'pwned')), str(evil))
     with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
         load_from_http_safe(evil.as_uri(), model_dir=str(tmp_path / 'c2'))
     assert not (tmp_path / 'pwned').exists()
