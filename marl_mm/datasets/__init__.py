@@ -9,6 +9,7 @@ and the generated quick-start shapes: mmpretrain's ``MultiLabelDataset`` or
 paths of a config before a run. :class:`CheckedLoadImageFromFile` loads
 images with errors naming the file and 3-channel uint8 output.
 """
+from .cached_feature_maps import CachedFeatureMaps
 from .checked_multi_label_dataset import CheckedMultiLabelDataset
 from .coco_multilabel import COCOMultiLabel
 from .esp_game import ESPGame
@@ -19,7 +20,7 @@ from .strict_voc import StrictVOC
 from .transforms import CheckedLoadImageFromFile
 
 __all__ = [
-    'CheckedMultiLabelDataset', 'COCOMultiLabel', 'ESPGame', 'NUSWIDE',
+    'CachedFeatureMaps', 'CheckedMultiLabelDataset', 'COCOMultiLabel', 'ESPGame', 'NUSWIDE',
     'StrictVOC', 'check_data_roots', 'DATA_LAYOUTS',
     'CheckedLoadImageFromFile', 'resumable_worker_init_fn'
 ]

@@ -84,6 +84,13 @@ def test_config_builds_and_runs_one_iteration(path):
     g = torch.Generator().manual_seed(0)
     inputs = [torch.randint(0, 256, (3, size, size), generator=g,
                             dtype=torch.uint8) for _ in range(2)]
+    if model_cfg['backbone']['type'] == 'PrecomputedFeatureMap':
+        # cached maps (ReLU6 activations) in place of images, at the size
+        # of the cache the config names
+        channels = model_cfg['backbone']['out_channels']
+        side = 448 // model_cfg['backbone']['stride']
+        inputs = [6 * torch.rand(channels, side, side, generator=g)
+                  for _ in range(2)]
     samples = [
         DataSample().set_gt_label([0, num_classes - 1]),
         DataSample().set_gt_label([1]),
