@@ -32,8 +32,10 @@ the dataset json, lists under ``gt_bboxes`` would reach mmcv's transforms,
 which expect numpy arrays there: mmpretrain's ``RandomFlip`` stopped with
 ``'list' object has no attribute 'shape'`` on an image whose ``Resize`` had
 not turned them into an array first. The dataset json is therefore exactly
-mmpretrain's multi-label format (``img_path`` + ``gt_label``). Seeded and deterministic; numpy and PIL only;
-a few seconds for the default 300 train / 100 val images.
+mmpretrain's multi-label format (``img_path`` + ``gt_label``).
+
+Seeded and deterministic; numpy and PIL only; a few seconds for the default
+300 train / 100 val images.
 
     python tools/dataset_converters/generate_shapes.py   # -> data/shapes
 """
