@@ -2,7 +2,12 @@
 
 ``--out`` dumps every image's predictions (mmengine's ``DumpResults``) for
 offline analysis; ``--show-dir`` saves drawn predictions through the
-visualisation hook. Ten-view testing is a config switch
+visualisation hook: every ``--interval``-th image (default 1: all of them,
+as mmpretrain's ``tools/test.py``), with the label set of the config's
+``MultiLabelTopKMetric`` (``GlimpseVisualizer``'s ``pred_topk`` /
+``pred_thr`` taken from ``test_evaluator`` unless the config's
+``visualizer`` sets them), so the picture and the metric agree on what was
+predicted. Ten-view testing is a config switch
 (``configs/_base_/tta/ten_view_*.py``), not a flag, so that the protocol
 travels with the config.
 """
@@ -27,6 +32,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--show', action='store_true', help='show drawn predictions')
     parser.add_argument(
+        '--interval',
+        type=int,
+        default=1,
+        help='draw every n-th test image with --show / --show-dir '
+        '(default 1: every image)')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=2,
+        help='seconds each image is shown with --show (default 2)')
+    parser.add_argument(
         '--no-data-check',
         action='store_true',
         help='skip the check that the data roots in the config exist')
@@ -44,9 +60,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.interval < 1:
+        parser.error(f'--interval must be >= 1, got {args.interval}')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must end with .pkl or .pickle, got {args.out!r}')
     return args
+
+
+def sync_label_protocol(cfg: Config, evaluator_key: str) -> None:
+    """Draw the evaluator's label set: ``pred_topk`` / ``pred_thr`` of a
+    ``GlimpseVisualizer`` from the first ``MultiLabelTopKMetric`` of
+    ``cfg[evaluator_key]``, unless the config's ``visualizer`` sets either
+    (then the config wins) or the evaluator has no such metric."""
+    from marl_mm.visualization import label_protocol_from_evaluator
+    vis = cfg.get('visualizer', None)
+    if vis is None or str(vis.get('type', '')).split('.')[-1] != \
+            'GlimpseVisualizer' or 'pred_topk' in vis or 'pred_thr' in vis:
+        return
+    protocol = label_protocol_from_evaluator(cfg.get(evaluator_key, None))
+    if protocol is not None:
+        vis.update(protocol)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -65,10 +98,15 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                 '--show / --show-dir cannot draw predictions')
         vis.enable = True
         vis.show = args.show
+        vis.interval = args.interval
+        if args.show:
+            vis.wait_time = args.wait_time
         if args.show_dir:
             vis.out_dir = args.show_dir
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.show or args.show_dir:  # after --cfg-options: those win
+        sync_label_protocol(cfg, 'test_evaluator')
     return cfg
 
 

@@ -36,6 +36,9 @@ vis_backends = [dict(type='LocalVisBackend')]
 # path, RARNN's attention per emitted glimpse, and a label set for heads that
 # only give pred_score (what tools/test.py --show-dir and the validation
 # VisualizationHook draw); GAP configs are drawn as by UniversalVisualizer.
+# tools/test.py --show-dir sets its pred_topk / pred_thr from the first
+# MultiLabelTopKMetric of test_evaluator (the drawn label set = the scored
+# one); set them here to choose another rule.
 # TensorBoard: add dict(type='TensorboardVisBackend') (needs tensorboard).
 visualizer = dict(type='GlimpseVisualizer', vis_backends=vis_backends)
 

@@ -125,6 +125,37 @@ def output_names(inputs: Sequence) -> List[str]:
     return names
 
 
+def check_bgr_uint8(image: np.ndarray, where: str) -> None:
+    """Refuse an array input that is not a loaded image as mmcv gives it.
+
+    The test pipeline treats an array like ``mmcv.imread``'s output: ``HxWx3``
+    ``uint8`` in 0..255, channels **BGR**. A float array (e.g. an RGB image in
+    ``[0, 1]`` from matplotlib / PIL / torchvision) would be cast and
+    normalised as if it were 0..255 BGR and silently change the predictions,
+    so any other dtype is an error. The channel order cannot be checked: an
+    RGB ``uint8`` array passes, with its red and blue swapped.
+
+    Args:
+        image: the array given to the inferencer.
+        where: names it in errors (``'inputs[0]'``).
+
+    Raises:
+        ValueError: not ``HxWx3`` or not ``uint8``, with how to convert.
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'{where}: expected an HxWx3 BGR uint8 array (as '
+                         f'mmcv.imread / cv2.imread give), got shape '
+                         f'{image.shape}')
+    if image.dtype != np.uint8:
+        span = (f' with values in [{float(image.min()):.3g}, '
+                f'{float(image.max()):.3g}]' if image.size else '')
+        raise ValueError(
+            f'{where}: expected an HxWx3 BGR uint8 array (as mmcv.imread / '
+            f'cv2.imread give), got dtype {image.dtype}{span}; convert it, '
+            'e.g. an RGB float image in [0, 1]: (img * 255).round().clip(0, '
+            '255).astype(np.uint8)[..., ::-1], or pass the file path')
+
+
 def load_class_thresholds(path: Union[str, Path],
                           classes: Sequence[str]) -> np.ndarray:
     """Per-class probability thresholds from a JSON or TXT file.
@@ -275,8 +306,12 @@ class MultiLabelInferencer(ImageClassificationInferencer):
             array.
 
     Inputs: an image path, a folder (its image files, sorted), an ``HxWx3``
-    uint8 array in **BGR** order (as ``cv2``/``mmcv.imread`` give; the
-    pipeline treats it like a loaded file), or a list of these.
+    ``uint8`` array (0..255) in **BGR** channel order, as ``cv2.imread`` /
+    ``mmcv.imread`` give (the pipeline treats it like a loaded file), or a
+    list of these. Arrays of any other dtype are refused
+    (:func:`check_bgr_uint8`): an RGB float image in ``[0, 1]`` was taken
+    as 0..255 BGR and gave other labels. The channel order cannot be
+    checked: convert an RGB array with ``img[..., ::-1]`` first.
 
     Returns (per image, from ``__call__``): a dict with ``pred_scores``
     ``(D,)`` array, ``scores`` ``{class: probability}``, ``pred_label``
@@ -361,7 +396,8 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         """Predict (with mmpretrain's progress bar over the batches).
 
         Args:
-            inputs: a path, a folder, a BGR array or a list of these.
+            inputs: a path, a folder, an HxWx3 BGR uint8 array or a list
+                of these.
             return_datasamples: return the model's ``DataSample``s.
             batch_size: images per forward pass.
             **kwargs: label rules ``thr`` / ``topk`` / ``class_thr`` (replace
@@ -407,9 +443,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                     raise FileNotFoundError(f'image not found: {item}')
                 out.append(item)
             elif isinstance(item, np.ndarray):
-                if item.ndim != 3 or item.shape[2] != 3:
-                    raise ValueError(f'inputs[{i}]: expected an HxWx3 BGR '
-                                     f'uint8 array, got shape {item.shape}')
+                check_bgr_uint8(item, f'inputs[{i}]')
                 out.append(item)
             else:
                 raise TypeError(f'inputs[{i}]: expected a path, a folder or '

@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Any, List, Optional
 
+import numpy as np
 import yaml
 from mmengine.fileio import exists, get_local_path, load
 
@@ -43,6 +44,46 @@ def load_annotations_safe(ann_file: str, owner: str = 'dataset') -> Any:
             return yaml.safe_load(f)
 
 
+def boxes_to_arrays(info: dict, where: str) -> None:
+    """Turn json lists under ``gt_bboxes`` / ``gt_bbox_labels`` into the
+    arrays mmcv's transforms expect, in place.
+
+    mmcv's ``Resize`` / ``RandomFlip`` / ``RandomCrop`` move the boxes with
+    the image and read ``gt_bboxes.shape``: a json list stops mmpretrain's
+    ``RandomFlip`` with ``'list' object has no attribute 'shape'``. mmdet's
+    datasets convert on load in the same way.
+
+    Args:
+        info: one ``data_list`` entry.
+        where: names the file and entry in errors.
+
+    Raises:
+        ValueError: boxes that are not ``N x 4`` numbers, or labels whose
+            count differs from the boxes'.
+    """
+    if info.get('gt_bboxes', None) is not None:
+        try:
+            boxes = np.asarray(info['gt_bboxes'], dtype=np.float32)
+        except (TypeError, ValueError):
+            boxes = None
+        if boxes is None or (boxes.size and (boxes.ndim != 2
+                                             or boxes.shape[1] != 4)):
+            shown = repr(info['gt_bboxes'])[:200]
+            raise ValueError(f'{where}.gt_bboxes: expected a list of '
+                             f'[x1, y1, x2, y2] number lists, got {shown}')
+        info['gt_bboxes'] = boxes.reshape(-1, 4)
+    if info.get('gt_bbox_labels', None) is not None:
+        labels = np.asarray(info['gt_bbox_labels'], dtype=np.int64)
+        boxes = info.get('gt_bboxes', None)
+        if labels.ndim != 1 or (boxes is not None
+                                and len(labels) != len(boxes)):
+            raise ValueError(
+                f'{where}.gt_bbox_labels: expected one class index per box '
+                f'({0 if boxes is None else len(boxes)} boxes), got '
+                f"{info['gt_bbox_labels']!r}")
+        info['gt_bbox_labels'] = labels
+
+
 @DATASETS.register_module()
 class CheckedMultiLabelDataset(MultiLabelDataset):
     """:class:`mmpretrain.datasets.MultiLabelDataset` with input checks.
@@ -57,7 +98,8 @@ class CheckedMultiLabelDataset(MultiLabelDataset):
     both give them, agree; there are ``NUM_CLASSES`` of them when a subclass
     fixes the count; each entry has a string ``img_path`` (each image once)
     and a ``gt_label``; every label index is an integer in range (repeated
-    indices are merged). Images with
+    indices are merged); optional ``gt_bboxes`` / ``gt_bbox_labels``
+    become numpy arrays (:func:`boxes_to_arrays`). Images with
     no label are dropped unless ``keep_empty=True``, the count logged
     either way (see :mod:`marl_mm.datasets.utils`).
 
@@ -150,6 +192,7 @@ class CheckedMultiLabelDataset(MultiLabelDataset):
             raw['gt_label'] = check_label_indices(raw['gt_label'],
                                                   num_classes, ann_file,
                                                   where)
+            boxes_to_arrays(raw, f'{name}: {ann_file}: {where}')
             data_list.append(self.parse_data_info(raw))
         return handle_unlabelled(data_list, self.keep_empty, self.test_mode,
                                  name, ann_file)

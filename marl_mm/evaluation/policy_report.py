@@ -32,10 +32,44 @@ candidates, averaged over images). Near 1 and near 0 they say the RHN gave
 the indicator T copies of one glimpse, so no emission policy can beat a
 random one.
 
+Columns (what each figure means):
+
+* ``reward``: the training reward of the mode, mean over labelled images;
+* ``mAP``: non-interpolated mAP (%) of the mode's image scores;
+* ``loc_spread``: RARL, standard deviation of the locations over images
+  (mean over steps and x / y; locations in ``[-1, 1]``): 0.58 for uniform
+  random locations, 0 when every image gets the same locations;
+* ``loc_mean_x`` / ``loc_mean_y``: RARL, mean location;
+* ``near_border``: RARL, share of locations with ``|x|`` or ``|y| > 0.9``;
+* ``emission_rate``: RARNN, share of the T candidate glimpses emitted;
+  ``num_emitted`` the mean count per image, ``emit_all`` the share of
+  images that emit every candidate;
+* ``one_label`` (``'all'`` row): share of images whose T candidates all
+  predict the same argmax label: 1 when the candidates are copies of one
+  glimpse, near 0 when they look at different objects;
+* ``p_spread`` (``'all'`` row): standard deviation of the emission
+  probabilities ``p_t`` over an image's candidates, mean over images: 0 when
+  the indicator cannot tell the candidates apart.
+
+Verdicts (:func:`verdicts`, one line per check, thresholds chosen here and
+named in the line):
+
+* RARL ``loc_spread < 0.15`` (a quarter of uniform's 0.58): COLLAPSE, one
+  location for all images;
+* RARL ``near_border >= 0.5``: COLLAPSE, the locations ran into the border;
+* RARNN ``emission_rate == 1``: COLLAPSE, emit-all (the learned policy is
+  the ``'all'`` control); one glimpse per image (``num_emitted <= 1`` of
+  T > 1): COLLAPSE, only the fallback glimpse;
+* RARNN ``one_label >= 0.5``: COPIES, the candidates are copies in most
+  images, so no emission policy can beat a random one;
+  ``p_spread < 0.01``: the indicator gives every candidate the same ``p_t``;
+* both: the learned reward above every control's (``reward`` margin
+  ``> 0.005``) or NO GAIN.
+
 Everything is batched over images; ``tools/analysis_tools/policy_report.py``
 runs it over a dataset.
 """
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -154,3 +188,82 @@ def summarise(outputs: Dict[str, Dict[str, torch.Tensor]],
                 p_spread=float(p.std(-1).mean()) if p.shape[-1] > 1 else 0.)
         report[mode] = row
     return report
+
+
+#: thresholds of :func:`verdicts` (choices made here, see the module doc)
+LOC_SPREAD_MIN = 0.15
+NEAR_BORDER_MAX = 0.5
+ONE_LABEL_MAX = 0.5
+P_SPREAD_MIN = 0.01
+REWARD_MARGIN = 0.005
+
+
+def verdicts(report: Dict[str, dict]) -> List[str]:
+    """One line per check of :func:`summarise`'s report, each starting with
+    ``OK``, ``COLLAPSE``, ``COPIES`` or ``NO GAIN`` and naming the figure,
+    its value and the threshold (see the module docstring).
+
+    Args:
+        report: ``{mode: row}`` as returned by :func:`summarise` (keys
+            starting with ``_`` are ignored).
+
+    Returns:
+        the verdict lines, in the order of the checks.
+    """
+    learned = report.get('learned', {})
+    lines = []
+    if 'loc_spread' in learned:
+        v = learned['loc_spread']
+        lines.append(
+            f'COLLAPSE location: loc_spread {v:.3f} < {LOC_SPREAD_MIN}: one '
+            'location for all images (uniform random: 0.58)'
+            if v < LOC_SPREAD_MIN else
+            f'OK location: loc_spread {v:.3f} >= {LOC_SPREAD_MIN}: the '
+            'locations differ between images')
+        v = learned['near_border']
+        lines.append(
+            f'COLLAPSE border: near_border {v:.3f} >= {NEAR_BORDER_MAX}: '
+            'most locations ran into the image border'
+            if v >= NEAR_BORDER_MAX else
+            f'OK border: near_border {v:.3f} < {NEAR_BORDER_MAX}')
+    if 'emission_rate' in learned:
+        v, n = learned['emission_rate'], learned['num_emitted']
+        num = report.get('all', {}).get('num_emitted', None)
+        if v >= 1. - 1e-9:
+            lines.append(f'COLLAPSE emission: emission_rate {v:.3f} = 1: '
+                         'emit-all, the learned policy is the "all" control')
+        elif num is not None and n <= 1. + 1e-9 < num:
+            lines.append(f'COLLAPSE emission: num_emitted {n:.3f} of '
+                         f'{num:.0f}: only the fallback glimpse is emitted')
+        else:
+            lines.append(f'OK emission: emission_rate {v:.3f}: the indicator '
+                         'emits some candidates and drops others')
+    all_row = report.get('all', {})
+    if 'one_label' in all_row:
+        v = all_row['one_label']
+        lines.append(
+            f'COPIES candidates: one_label {v:.3f} >= {ONE_LABEL_MAX}: in '
+            'most images every candidate glimpse predicts the same label, '
+            'so no emission policy can beat a random one'
+            if v >= ONE_LABEL_MAX else
+            f'OK candidates: one_label {v:.3f} < {ONE_LABEL_MAX}: the '
+            'candidates predict different labels')
+        v = all_row['p_spread']
+        lines.append(
+            f'COPIES emission probabilities: p_spread {v:.3f} < '
+            f'{P_SPREAD_MIN}: the indicator gives every candidate the same '
+            'p_t' if v < P_SPREAD_MIN else
+            f'OK emission probabilities: p_spread {v:.3f} >= {P_SPREAD_MIN}')
+    controls = [m for m in report
+                if not m.startswith('_') and m != 'learned']
+    if 'reward' in learned and controls:
+        best = max(controls, key=lambda m: report[m]['reward'])
+        gain = learned['reward'] - report[best]['reward']
+        lines.append(
+            f'OK reward: learned {learned["reward"]:.3f} beats every '
+            f'control (best: {best} {report[best]["reward"]:.3f}, +'
+            f'{gain:.3f} > {REWARD_MARGIN})' if gain > REWARD_MARGIN else
+            f'NO GAIN reward: learned {learned["reward"]:.3f} vs {best} '
+            f'{report[best]["reward"]:.3f} ({gain:+.3f}, margin '
+            f'{REWARD_MARGIN}): the policy is no better than its control')
+    return lines

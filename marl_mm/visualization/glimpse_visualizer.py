@@ -11,7 +11,7 @@
 * anything else (GAP baselines): mmpretrain's prediction text only.
 """
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -23,6 +23,8 @@ from mmpretrain.registry import VISUALIZERS
 from mmpretrain.structures import DataSample
 from mmpretrain.visualization import UniversalVisualizer
 from mmpretrain.visualization.utils import get_adaptive_scale
+
+from ..evaluation.metrics.functional import check_topk_thr, topk_thr_binarize
 
 #: one colour per RARL step (matplotlib's tab10, RGB)
 STEP_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
@@ -91,9 +93,23 @@ class GlimpseVisualizer(UniversalVisualizer):
     ``emission_prob`` / ``glimpse_scores``), then the parent's label text.
     Coordinates are mapped from the network input to the image drawn on by
     :func:`input_to_image_frame` (``img_shape``, ``ori_shape``,
-    ``scale_factor``, ``flip`` of the DataSample). Without a ``pred_label``
-    (validation samples) the text lists the labels with probability
-    ``>= pred_thr`` (at least the top one).
+    ``scale_factor``, ``flip`` of the DataSample).
+
+    The drawn label set. A sample that has a ``pred_label`` (the
+    inferencer's) is drawn with it. Samples from the Runner's
+    validation / test loop have only ``pred_score`` (the paper heads set no
+    label set); for them the "Prediction" text lists the labels chosen by
+    the rule of :class:`MultiLabelTopKMetric`: the ``pred_topk`` highest,
+    minus those below ``pred_thr`` (the same function,
+    :func:`~marl_mm.evaluation.metrics.functional.topk_thr_binarize`, ties
+    to the lower class index, and, as in the metric, possibly no label).
+    Choice made here: the picture follows the evaluator, so
+    ``tools/test.py`` copies ``topk`` / ``thr`` of the first
+    ``MultiLabelTopKMetric`` in the config's ``test_evaluator`` (RARL
+    configs: top-3 above 0.1; RARNN: top-3) into the visualiser unless the
+    config sets ``pred_topk`` / ``pred_thr`` itself
+    (:func:`label_protocol_from_evaluator`); an evaluator without one (mAP
+    only) keeps the defaults, labels ``>= 0.5``.
 
     Glimpses in TensorBoard during validation: add to the config ::
 
@@ -117,8 +133,10 @@ class GlimpseVisualizer(UniversalVisualizer):
     configs in other scopes, which fall back to the root, find it too).
 
     Args:
-        pred_thr: probability threshold of the text when the sample has no
-            ``pred_label``.
+        pred_topk: labels kept per image for the text when the sample has no
+            ``pred_label`` (None: no top-k cut).
+        pred_thr: probability threshold of that text (None: none); at least
+            one of ``pred_topk`` / ``pred_thr`` must be set.
         heat_alpha: opacity of the RARNN heat maps.
         max_cols: RARNN panels per row.
         **kwargs: :class:`UniversalVisualizer` arguments (``name``,
@@ -127,18 +145,25 @@ class GlimpseVisualizer(UniversalVisualizer):
 
     def __init__(self,
                  name: str = 'visualizer',
-                 pred_thr: float = 0.5,
+                 pred_thr: Optional[float] = 0.5,
                  heat_alpha: float = 0.5,
                  max_cols: int = 5,
+                 pred_topk: Optional[int] = None,
                  **kwargs) -> None:
         super().__init__(name=name, **kwargs)
-        if not 0. <= pred_thr <= 1. or not 0. <= heat_alpha <= 1.:
-            raise ValueError('GlimpseVisualizer: pred_thr and heat_alpha must '
-                             f'be in [0, 1], got {pred_thr}, {heat_alpha}')
+        try:
+            check_topk_thr(pred_topk, pred_thr)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f'GlimpseVisualizer: pred_topk / pred_thr: {err}'
+                            ) from None
+        if not 0. <= heat_alpha <= 1.:
+            raise ValueError('GlimpseVisualizer: heat_alpha must be in '
+                             f'[0, 1], got {heat_alpha}')
         if max_cols < 1:
             raise ValueError(f'GlimpseVisualizer: max_cols must be >= 1, got '
                              f'{max_cols}')
         self.pred_thr = pred_thr
+        self.pred_topk = pred_topk
         self.heat_alpha = heat_alpha
         self.max_cols = max_cols
 
@@ -339,18 +364,45 @@ class GlimpseVisualizer(UniversalVisualizer):
         return heat, mask
 
     def _with_pred_label(self, data_sample: DataSample) -> DataSample:
-        """A copy with ``pred_label``: the labels ``>= pred_thr`` (at least
-        the top one), if the sample has scores but no label set."""
+        """A copy with ``pred_label`` if the sample has scores but no label
+        set: the metric's rule with ``pred_topk`` / ``pred_thr`` (see the
+        class docstring), highest score first; possibly empty."""
         if 'pred_label' in data_sample or 'pred_score' not in data_sample:
             return data_sample
-        score = data_sample.pred_score
-        label = (score >= self.pred_thr).nonzero().flatten()
-        if label.numel() == 0:
-            label = score.argmax().view(1)
-        label = label[score[label].argsort(descending=True)]
+        score = _numpy(data_sample.pred_score).astype(np.float64)  # (D,)
+        keep = topk_thr_binarize(score[None], self.pred_topk,
+                                 self.pred_thr)[0]  # (D,)
+        label = np.flatnonzero(keep)
+        label = label[np.argsort(-score[label], kind='stable')]
         out = data_sample.clone()
-        out.set_pred_label(label)
+        out.set_pred_label(torch.as_tensor(label, dtype=torch.long))
         return out
+
+
+def label_protocol_from_evaluator(
+        evaluator: Union[dict, Sequence[dict], None]) -> Optional[dict]:
+    """``dict(pred_topk=..., pred_thr=...)`` of the first
+    ``MultiLabelTopKMetric`` in an evaluator config, None if it has none.
+
+    Args:
+        evaluator: a config's ``val_evaluator`` / ``test_evaluator``: one
+            metric dict, a list of them, or a dict with ``metrics``.
+
+    Returns:
+        The visualiser arguments that draw the metric's label set (defaults
+        of the metric where it leaves ``topk`` / ``thr`` unset).
+    """
+    if evaluator is None:
+        return None
+    if isinstance(evaluator, dict):
+        evaluator = evaluator.get('metrics', evaluator)
+    metrics = [evaluator] if isinstance(evaluator, dict) else list(evaluator)
+    for metric in metrics:
+        if str(metric.get('type', '')).split('.')[-1] == \
+                'MultiLabelTopKMetric':
+            return dict(pred_topk=metric.get('topk', 3),
+                        pred_thr=metric.get('thr', None))
+    return None
 
 
 def _numpy(x) -> np.ndarray:

@@ -1,6 +1,8 @@
 """demo/image_demo.py: the printed table holds every class with the
 inferencer's probabilities and marks the label set; --show-glimpses writes a
-PNG of the image's size; one run through a real subprocess."""
+PNG of the image's size; one run through a real subprocess. A folder or
+several images give one result per image under its own name; --skip-bad
+reports unreadable images and goes on; user errors are one line."""
 import importlib.util
 import os
 import subprocess
@@ -116,7 +118,7 @@ def test_demo_subprocess_rarl(tmp_path, image):
 
 def test_demo_gap_thresholds_in_process(tmp_path, image, capsys):
     config, ckpt = tiny_setup('resnet18_gap_shapes.py', tmp_path, seed=6)
-    result = demo.main([str(image), str(config), str(ckpt)])  # thr 0.5
+    [result] = demo.main([str(image), str(config), str(ckpt)])  # thr 0.5
     rows = parse_table(capsys.readouterr().out)
     want = [c for c in CLASSES if rows[c][0] >= 0.5]
     assert sorted(result['pred_class']) == sorted(want)
@@ -124,11 +126,146 @@ def test_demo_gap_thresholds_in_process(tmp_path, image, capsys):
     thr_file = tmp_path / 'thr.txt'
     thr_file.write_text(''.join(f'{c} {i % 2}\n'
                                 for i, c in enumerate(CLASSES)))
-    result = demo.main([str(image), str(config), str(ckpt), '--class-thr',
-                        str(thr_file)])
+    [result] = demo.main([str(image), str(config), str(ckpt),
+                          '--class-thr', str(thr_file)])
     assert sorted(result['pred_class']) == sorted(CLASSES[0::2])
     with pytest.raises(SystemExit):
         demo.parse_args(['a.jpg', 'c.py', 'k.pth', '--thr', '0.3',
                          '--class-thr', 'thr.txt'])
     with pytest.raises(SystemExit):
         demo.parse_args(['a.jpg', 'c.py', 'k.pth', '--thr', '1.5'])
+
+
+def parse_tables(stdout: str) -> dict:
+    """``{headline path: {class: (score, predicted)}}`` of every table."""
+    lines = stdout.splitlines()
+    tables = {}
+    for i, line in enumerate(lines):
+        if line.startswith('class') and i > 0:
+            path = lines[i - 1].rsplit(': ', 1)[0]
+            tables[path] = parse_table('\n'.join(lines[i:]))
+    return tables
+
+
+@pytest.fixture(scope='module')
+def gap_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp('gap_demo')
+    return tiny_setup('resnet18_gap_shapes.py', root, seed=7)
+
+
+def image_folder(root: Path, bad: bool = False) -> Path:
+    """Three different 70 x 90 images (and a note, not an image); with
+    ``bad`` a corrupt ``b_bad.jpg`` between them."""
+    folder = root / 'imgs'
+    folder.mkdir()
+    rng = np.random.RandomState(11)
+    for name in ('a.png', 'c.png', 'd.jpg'):
+        mmcv.imwrite((rng.rand(70, 90, 3) * 255).astype(np.uint8),
+                     str(folder / name))
+    (folder / 'notes.txt').write_text('not an image')
+    if bad:
+        (folder / 'b_bad.jpg').write_bytes(b'\xff\xd8 not a jpeg at all')
+    return folder
+
+
+def test_folder_gives_every_image_under_its_own_name(tmp_path, gap_setup,
+                                                     capsys):
+    """A folder: one printed table per image, headed by that file (before:
+    one table, the first file's, headed by the folder), scores equal to the
+    inferencer's on that file; an extra image file given beside it too;
+    --show-glimpses is then a folder with one PNG per image."""
+    config, ckpt = gap_setup
+    folder = image_folder(tmp_path)
+    extra = tmp_path / 'extra.png'
+    mmcv.imwrite(np.full((50, 60, 3), 200, np.uint8), str(extra))
+    vis = tmp_path / 'vis'
+    results = demo.main([str(folder), str(extra), str(config), str(ckpt),
+                         '--topk', '2', '--show-glimpses', str(vis)])
+    files = [str(folder / n) for n in ('a.png', 'c.png', 'd.jpg')] + \
+        [str(extra)]
+    assert [r['input'] for r in results] == files
+    tables = parse_tables(capsys.readouterr().out)
+    assert sorted(tables) == sorted(files)
+
+    from marl_mm.apis import MultiLabelInferencer
+    ref = MultiLabelInferencer(str(config), pretrained=str(ckpt))
+    scores = []
+    for path, result in zip(files, results):
+        want = ref(path, topk=2)[0]
+        assert result['pred_class'] == want['pred_class']
+        for name, (score, predicted) in tables[path].items():
+            assert score == pytest.approx(want['scores'][name], abs=6e-5)
+            assert predicted == (name in want['pred_class'])
+        scores.append(want['pred_scores'])
+    assert not np.allclose(scores[0], scores[1])  # distinct images
+    assert sorted(p.name for p in vis.glob('*.png')) == [
+        'a.png', 'c.png', 'd.png', 'extra.png']
+    assert mmcv.imread(str(vis / 'extra.png')).shape == (50, 60, 3)
+
+
+def test_skip_bad_names_the_file_and_goes_on(tmp_path, gap_setup, capsys):
+    """A corrupt image in the folder: with --skip-bad it is reported by
+    name on stderr and the other three are predicted; without, the run
+    stops with one line naming the file and the fix (exit status 1, no
+    traceback); --debug raises with the decoder's error chained."""
+    config, ckpt = gap_setup
+    folder = image_folder(tmp_path, bad=True)
+    bad = folder / 'b_bad.jpg'
+    results = demo.main([str(folder), str(config), str(ckpt), '--skip-bad'])
+    assert [Path(r['input']).name for r in results] == [
+        'a.png', 'c.png', 'd.jpg']
+    out, err = capsys.readouterr()
+    assert f'skipped {bad}: ValueError: image file {bad}' in err
+    assert '3 of 4 images predicted, 1 skipped' in out
+    assert sorted(parse_tables(out)) == [str(folder / n) for n in
+                                         ('a.png', 'c.png', 'd.jpg')]
+
+    with pytest.raises(SystemExit) as stop:
+        demo.main([str(folder), str(config), str(ckpt)])
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and 'Traceback' not in err
+    assert lines[0].startswith(f'error: cannot read image {bad} (')
+    assert 'pass --skip-bad to skip unreadable images' in lines[0]
+
+    with pytest.raises(demo.UserError, match='b_bad.jpg') as raised:
+        demo.main([str(folder), str(config), str(ckpt), '--debug'])
+    assert isinstance(raised.value.__cause__, ValueError)
+
+
+def test_user_errors_are_one_line(tmp_path, gap_setup, image, capsys):
+    """A missing config, checkpoint or image: one 'error:' line naming the
+    file and the fix, exit status 1; through a real subprocess too."""
+    config, ckpt = gap_setup
+    cases = [
+        ([str(image), str(tmp_path / 'nope.py'), str(ckpt)],
+         f'error: config file {tmp_path / "nope.py"} not found; check the '
+         'path, or give a config name'),
+        ([str(image), str(config), str(tmp_path / 'nope.pth')],
+         f'error: checkpoint {tmp_path / "nope.pth"} not found; check the '
+         'path'),
+        ([str(tmp_path / 'nope.jpg'), str(config), str(ckpt)],
+         f'error: image {tmp_path / "nope.jpg"} not found; check the path'),
+        ([str(image), 'no_such_config_name', str(ckpt)],
+         "error: no config named 'no_such_config_name'"),
+    ]
+    for argv, start in cases:
+        with pytest.raises(SystemExit) as stop:
+            demo.main(argv)
+        assert stop.value.code == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(start) and '\n' not in err, err
+    # (warnings off: mmcv-lite warns about its missing ops on import)
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / 'demo' / 'image_demo.py'),
+         str(image), 'configs/typo_config.py', str(ckpt)],
+        capture_output=True, text=True, env=env, timeout=300,
+        cwd=REPO_ROOT)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        'error: config file configs/typo_config.py not found; check the '
+        'path, or give a config name (e.g. rarl_resnet18_shapes; '
+        'MultiLabelInferencer.list_models() lists them) (--debug shows the '
+        'traceback)']

@@ -352,3 +352,30 @@ def test_class_threshold_file_names_with_spaces(tmp_path):
                                   [0.25, 0.7, 0.3])
     with pytest.raises(FileNotFoundError, match='absent.json'):
         load_class_thresholds(tmp_path / 'absent.json', classes)
+
+
+def test_array_inputs_must_be_bgr_uint8(gap, tmp_path):
+    """Arrays are read as mmcv.imread gives them (HxWx3 BGR uint8): an RGB
+    float image in [0, 1] (which used to run, with other scores than the
+    same picture as a file) and other dtypes are refused with the expected
+    format and a conversion; a BGR uint8 array equals the file."""
+    bgr = images()[0]
+    path = tmp_path / 'bgr.png'
+    mmcv.imwrite(bgr, str(path))
+    by_file = gap(str(path))[0]['pred_scores']
+    np.testing.assert_allclose(gap(bgr)[0]['pred_scores'], by_file,
+                               atol=1e-6)
+    rgb01 = bgr[..., ::-1].astype(np.float32) / 255
+    with pytest.raises(ValueError) as err:
+        gap([bgr, rgb01])
+    message = str(err.value)
+    assert message.startswith('inputs[1]: expected an HxWx3 BGR uint8 array')
+    assert 'got dtype float32 with values in [0, 0.996]' in message
+    assert '[..., ::-1]' in message  # how to convert
+    with pytest.raises(ValueError, match='got dtype int64 with values in '
+                       r'\[0, 254\]'):
+        gap(bgr.astype(np.int64))
+    # the documented conversion gives the file's prediction back
+    converted = (rgb01 * 255).round().clip(0, 255).astype(np.uint8)[..., ::-1]
+    np.testing.assert_allclose(gap(converted)[0]['pred_scores'], by_file,
+                               atol=1e-6)

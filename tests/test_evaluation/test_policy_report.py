@@ -11,7 +11,8 @@ from sklearn.metrics import average_precision_score
 
 import marl_mm  # noqa: F401
 from marl_mm.evaluation.policy_report import (rarl_policy_outputs,
-                                              rarnn_policy_outputs, summarise)
+                                              rarnn_policy_outputs, summarise,
+                                              verdicts)
 from marl_mm.models.necks import GlimpseFeatures
 from mmpretrain.registry import MODELS
 
@@ -208,3 +209,109 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
     assert report['learned']['mAP'] == pytest.approx(
         metrics['multi-label/mAP_noninterp'], abs=1e-3)
     assert report['random']['loc_spread'] > 0.1  # uniform: about 0.58
+    # a verdict per check, printed and in the json, from the same figures
+    rows = {m: r for m, r in report.items() if not m.startswith('_')}
+    assert report['_verdicts'] == verdicts(rows)
+    learned, random = report['learned'], report['random']
+    assert [line.split(':')[0] for line in report['_verdicts']] == [
+        ('OK' if learned['loc_spread'] >= 0.15 else 'COLLAPSE') +
+        ' location',
+        ('OK' if learned['near_border'] < 0.5 else 'COLLAPSE') + ' border',
+        ('OK' if learned['reward'] > random['reward'] + 0.005 else
+         'NO GAIN') + ' reward']
+    printed = res.stdout.split('verdicts:\n')[1].splitlines()
+    assert [line.strip() for line in printed] == report['_verdicts']
+    assert '  loc_spread: std of the locations over images' in res.stdout
+
+
+def _rarnn_report(rate=1., num=10., one_label=0.956, p_spread=0.001,
+                  learned_reward=0.40, all_reward=0.40, random_reward=0.39):
+    """A RARNN report as summarise gives it (defaults: the VOC CPU
+    checkpoint of docs/rarnn.md: emit-all, candidates copies)."""
+    return dict(
+        learned=dict(reward=learned_reward, mAP=24.1, emission_rate=rate,
+                     num_emitted=num, emit_all=float(rate == 1.)),
+        all=dict(reward=all_reward, mAP=24.1, emission_rate=1.,
+                 num_emitted=10., emit_all=1., one_label=one_label,
+                 p_spread=p_spread),
+        random=dict(reward=random_reward, mAP=24.0, emission_rate=rate,
+                    num_emitted=num, emit_all=float(rate == 1.)),
+        _meta=dict(images=100, split='val'))
+
+
+def _rarl_report(spread, border=0.1, learned_reward=0.313,
+                 random_reward=0.301):
+    return dict(learned=dict(reward=learned_reward, mAP=17.3,
+                             loc_spread=spread, loc_mean_x=0.1,
+                             loc_mean_y=0.0, near_border=border),
+                random=dict(reward=random_reward, mAP=16.0, loc_spread=0.58,
+                            loc_mean_x=0., loc_mean_y=0., near_border=0.2))
+
+
+def test_verdicts_name_the_collapses():
+    """One verdict line per check with the figure and its threshold: RARNN
+    emission rate 1 = emit-all collapse, one_label >= 0.5 = copies,
+    p_spread < 0.01 = same p_t; RARL spread < 0.15 = one location for all
+    images, near_border >= 0.5; the reward against the best control."""
+    assert verdicts(_rarnn_report()) == [
+        'COLLAPSE emission: emission_rate 1.000 = 1: emit-all, the learned '
+        'policy is the "all" control',
+        'COPIES candidates: one_label 0.956 >= 0.5: in most images every '
+        'candidate glimpse predicts the same label, so no emission policy '
+        'can beat a random one',
+        'COPIES emission probabilities: p_spread 0.001 < 0.01: the '
+        'indicator gives every candidate the same p_t',
+        'NO GAIN reward: learned 0.400 vs all 0.400 (+0.000, margin 0.005): '
+        'the policy is no better than its control']
+    healthy = verdicts(_rarnn_report(rate=0.4, num=4., one_label=0.2,
+                                     p_spread=0.2, learned_reward=0.5))
+    assert [line.split(':')[0] for line in healthy] == [
+        'OK emission', 'OK candidates', 'OK emission probabilities',
+        'OK reward']
+    assert healthy[-1] == ('OK reward: learned 0.500 beats every control '
+                           '(best: all 0.400, +0.100 > 0.005)')
+    fallback = verdicts(_rarnn_report(rate=0.1, num=1.))
+    assert fallback[0] == ('COLLAPSE emission: num_emitted 1.000 of 10: '
+                           'only the fallback glimpse is emitted')
+    # thresholds: 0.5 one_label is copies, 0.15 spread is not a collapse
+    assert verdicts(_rarnn_report(one_label=0.5))[1].startswith('COPIES')
+    assert verdicts(_rarnn_report(one_label=0.49))[1].startswith('OK')
+
+    # the RARL VOC CPU run of docs/rarl.md: one location for all images,
+    # reward 0.313 vs 0.301 random
+    assert verdicts(_rarl_report(0.05)) == [
+        'COLLAPSE location: loc_spread 0.050 < 0.15: one location for all '
+        'images (uniform random: 0.58)',
+        'OK border: near_border 0.100 < 0.5',
+        'OK reward: learned 0.313 beats every control (best: random 0.301, '
+        '+0.012 > 0.005)']
+    assert verdicts(_rarl_report(0.15))[0].startswith('OK location')
+    assert verdicts(_rarl_report(0.1499))[0].startswith('COLLAPSE location')
+    assert verdicts(_rarl_report(0.3, border=0.6))[1].startswith(
+        'COLLAPSE border: near_border 0.600 >= 0.5')
+
+
+def test_printed_report_explains_the_columns():
+    tool = _load_report_tool()
+    report = _rarnn_report()
+    text = tool.format_report(report)
+    lines = text.splitlines()
+    assert lines[0].split() == ['policy', 'reward', 'mAP', 'emission_rate',
+                                'num_emitted', 'emit_all', 'one_label',
+                                'p_spread']
+    assert ('  one_label: share of images whose candidates all predict one '
+            'label (1: the candidates are copies of one glimpse)') in lines
+    assert any(line.startswith('  p_spread: std of the emission '
+                               'probabilities') for line in lines)
+    tail = lines[lines.index('verdicts:') + 1:]
+    assert [line.strip() for line in tail] == verdicts(report)
+
+
+def _load_report_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        '_policy_report_tool',
+        REPO / 'tools' / 'analysis_tools' / 'policy_report.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

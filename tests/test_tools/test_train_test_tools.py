@@ -1,6 +1,7 @@
 """The thin train/test front ends: flags fold into the config as documented,
 and a missing data root stops before any runner is built."""
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,99 @@ def test_shell_launchers_parse(script):
         assert 'torch.distributed.run' in text  # torchrun, not launch
         assert 'torch.distributed.launch' not in text
     assert '--launcher' in text
+
+
+def _tiny_rarl_setup(root: Path, num_val: int = 5):
+    """Generated 64 px shapes data (``num_val`` test images), a narrowed
+    RARL shapes config reading it and a seeded random checkpoint:
+    ``(config path, checkpoint path, data root)``."""
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    gen = _load_tool_at(REPO_ROOT / 'tools' / 'dataset_converters' /
+                        'generate_shapes.py')
+    data = root / 'shapes'
+    gen.generate(str(data), num_train=1, num_val=num_val, size=64,
+                 max_objects=2, min_obj=10, max_obj=16)
+    cfg = Config.fromfile(str(CONFIG_DIR / 'rarl_resnet18_shapes.py'))
+    cfg.merge_from_dict(dict(
+        work_dir=str(root / 'work'),
+        model=dict(
+            backbone=dict(backbone=dict(base_channels=8, stem_channels=8)),
+            head=dict(in_channels=32, embed_dims=16, hidden_dims=16,
+                      baseline_hidden=8, anchor_sizes=(16, 24, 32))),
+        test_dataloader=dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=str(data)))))
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                'param_scheduler', 'val_dataloader', 'val_cfg',
+                'val_evaluator'):
+        cfg.pop(key, None)
+    config = root / 'rarl_tiny.py'
+    cfg.dump(str(config))
+    init_default_scope('mmpretrain')
+    torch.manual_seed(3)
+    model = MODELS.build(cfg.model)
+    ckpt = root / 'rarl_tiny.pth'
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    return config, ckpt, data
+
+
+def _load_tool_at(path: Path):
+    spec = importlib.util.spec_from_file_location(f'_tool_{path.stem}', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_show_dir_draws_every_image_with_the_metric_label_set(
+        tmp_path, monkeypatch):
+    """``tools/test.py CFG CKPT --show-dir DIR``: one PNG per test image
+    (the hook's default interval, 5000, drew 1 of 5), and the label set in
+    the "Prediction" text is the one MultiLabelTopKMetric scores (top-3
+    above 0.1 in the shapes configs; the visualiser drew the labels >= 0.5,
+    e.g. [2, 4, 7, 5] where the metric predicts [2, 4, 7])."""
+    import numpy as np
+    from mmpretrain.visualization import UniversalVisualizer
+
+    from marl_mm.evaluation.metrics.functional import topk_thr_binarize
+    config, ckpt, data = _tiny_rarl_setup(tmp_path)
+    drawn = []  # (pred_score, pred_label) of what the parent draws
+    original = UniversalVisualizer.visualize_cls
+
+    def spy(self, image, data_sample, *args, **kwargs):
+        drawn.append((data_sample.pred_score.numpy().copy(),
+                      data_sample.pred_label.tolist()))
+        return original(self, image, data_sample, *args, **kwargs)
+
+    monkeypatch.setattr(UniversalVisualizer, 'visualize_cls', spy)
+    show_dir = tmp_path / 'vis'
+    test_tool.main([str(config), str(ckpt), '--show-dir', str(show_dir),
+                    '--work-dir', str(tmp_path / 'work')])
+    val = json.loads((data / 'val.json').read_text())['data_list']
+    names = sorted(f'{Path(item["img_path"]).name}_0.png' for item in val)
+    saved = sorted(p.name for p in show_dir.rglob('*.png'))
+    assert saved == names and len(saved) == 5
+    assert len(drawn) == 5
+    for score, label in drawn:
+        keep = topk_thr_binarize(score[None], 3, 0.1)[0]
+        want = np.flatnonzero(keep)
+        want = want[np.argsort(-score[want], kind='stable')].tolist()
+        assert label == want
+    # the old rule (>= 0.5, at least the top one) differs on these images
+    assert any(set(label) != set(np.flatnonzero(score >= 0.5))
+               for score, label in drawn)
+
+    # --interval 2 draws images 0, 2, 4; a config's own pred_thr wins
+    args = test_tool.parse_args(['x.py', 'c.pth', '--show-dir', 'v',
+                                 '--interval', '2'])
+    cfg = test_tool.merge_args(Config.fromfile(str(config)), args)
+    assert cfg.default_hooks.visualization.interval == 2
+    assert (cfg.visualizer.pred_topk, cfg.visualizer.pred_thr) == (3, 0.1)
+    args = test_tool.parse_args(['x.py', 'c.pth', '--show-dir', 'v',
+                                 '--cfg-options', 'visualizer.pred_thr=0.3'])
+    cfg = test_tool.merge_args(Config.fromfile(str(config)), args)
+    assert cfg.visualizer.pred_thr == 0.3 and 'pred_topk' not in \
+        cfg.visualizer
+    with pytest.raises(SystemExit):
+        test_tool.parse_args(['x.py', 'c.pth', '--interval', '0'])

@@ -316,3 +316,36 @@ def test_validation_loop_writes_glimpse_png(tmp_path):
         assert drawn.shape == image.shape == (64, 64, 3)
         changed = np.abs(drawn.astype(int) - image.astype(int)).max(-1) > 8
         assert changed.mean() > 0.01  # the regions and the path are drawn
+
+
+def test_drawn_label_set_follows_the_metric_rule():
+    """pred_topk / pred_thr choose the drawn labels as MultiLabelTopKMetric
+    does (top-k AND >= thr, possibly none); the protocol is read from an
+    evaluator config (the first MultiLabelTopKMetric)."""
+    from marl_mm.visualization import label_protocol_from_evaluator
+    ds = DataSample().set_pred_score(
+        torch.tensor([0.05, 0.3, 0.12, 0.08, 0.45]))
+    rarl = GlimpseVisualizer(name='test_protocol_rarl', pred_topk=3,
+                             pred_thr=0.1)
+    assert rarl._with_pred_label(ds).pred_label.tolist() == [4, 1, 2]
+    rarnn = GlimpseVisualizer(name='test_protocol_rarnn', pred_topk=2,
+                              pred_thr=None)
+    assert rarnn._with_pred_label(ds).pred_label.tolist() == [4, 1]
+    # the metric may predict nothing; the old rule forced the top label
+    none = GlimpseVisualizer(name='test_protocol_none', pred_thr=0.5)
+    assert none._with_pred_label(ds).pred_label.tolist() == []
+    with pytest.raises(ValueError, match='pred_topk / pred_thr'):
+        GlimpseVisualizer(name='test_protocol_bad', pred_topk=None,
+                          pred_thr=None)
+
+    from mmengine.config import Config
+    cfgs = REPO_ROOT / 'configs'
+    cpu = Config.fromfile(str(cfgs / 'voc07_cpu' /
+                              'rarl_resnet18_voc07_cpu.py'))
+    assert label_protocol_from_evaluator(cpu.test_evaluator) == dict(
+        pred_topk=3, pred_thr=0.1)  # the first of its two protocols
+    assert label_protocol_from_evaluator(
+        [dict(type='MultiLabelTopKMetric', topk=3, naming='rarnn')]) == \
+        dict(pred_topk=3, pred_thr=None)
+    assert label_protocol_from_evaluator(
+        dict(type='MultiLabelAP', mode='voc07_11point')) is None

@@ -9,9 +9,14 @@ head under several policies on the same features (see
 uniform random ones; RARNN's learned emission against emitting all and a
 random emission of the same size. Prints, per policy, the training reward
 and the non-interpolated mAP, with RARL's location spread and RARNN's
-emission rate. A policy that learned something beats its controls on the
-reward; a collapsed RARL policy shows a spread near 0 and locations at the
-border; a collapsed RARNN indicator an emission rate of 0 or 1.
+emission rate, then one verdict line per check (``OK`` / ``COLLAPSE`` /
+``COPIES`` / ``NO GAIN``, with the figure and its threshold) and what each
+column means. A policy that learned something beats its controls on the
+reward; a collapsed RARL policy shows a spread near 0 (< 0.15: one location
+for all images) and locations at the border; a collapsed RARNN indicator an
+emission rate of 1 (emit-all) or only the fallback glimpse; RARNN candidates
+whose ``one_label`` is >= 0.5 are copies of one glimpse (nothing to choose
+between). Thresholds and definitions: :mod:`marl_mm.evaluation.policy_report`.
 
 The checkpoint is loaded with marl_mm's checked, allowlisted loader: a
 checkpoint of another model is refused with the keys that do not fit.
@@ -30,7 +35,8 @@ from mmpretrain.structures import label_to_onehot
 import marl_mm  # noqa: F401  (registers the models)
 from marl_mm.evaluation.metrics import MultiLabelAP
 from marl_mm.evaluation.policy_report import (rarl_policy_outputs,
-                                              rarnn_policy_outputs, summarise)
+                                              rarnn_policy_outputs, summarise,
+                                              verdicts)
 from marl_mm.models.heads import GRREHead, LSTMGlimpseHead
 from marl_mm.utils.checkpoint import load_checkpoint_checked
 
@@ -106,7 +112,26 @@ def run(args) -> dict:
     report['_meta'] = dict(config=args.config, checkpoint=args.checkpoint,
                            split=args.split, images=seen,
                            head=type(head).__name__)
+    report['_verdicts'] = verdicts(report)
     return report
+
+
+#: one line per column, printed under the table
+COLUMN_HELP = dict(
+    reward='training reward of the policy (mean over labelled images)',
+    mAP='non-interpolated mAP (%) of the resulting image scores',
+    loc_spread='std of the locations over images (uniform random 0.58, one '
+    'location for all images 0)',
+    loc_mean_x='mean x location in [-1, 1]',
+    loc_mean_y='mean y location in [-1, 1]',
+    near_border='share of locations with |x| or |y| > 0.9',
+    emission_rate='share of the candidate glimpses emitted',
+    num_emitted='mean number of emitted glimpses per image',
+    emit_all='share of images that emit every candidate',
+    one_label='share of images whose candidates all predict one label (1: '
+    'the candidates are copies of one glimpse)',
+    p_spread='std of the emission probabilities p_t over an image\'s '
+    'candidates (0: the indicator cannot tell them apart)')
 
 
 def format_report(report: dict) -> str:
@@ -122,8 +147,11 @@ def format_report(report: dict) -> str:
             (f'{report[m][c]:>14.3f}' if c in report[m] else f'{"-":>14}')
             for c in cols))
     meta = report.get('_meta', {})
-    lines.append(f"({meta.get('images')} {meta.get('split')} images; "
-                 'reward: the training reward; mAP: non-interpolated, %)')
+    lines.append(f"({meta.get('images')} {meta.get('split')} images)")
+    lines += [f'  {c}: {COLUMN_HELP[c]}' for c in cols]
+    lines.append('verdicts:')
+    lines += [f'  {line}' for line in report.get('_verdicts') or
+              verdicts(report)]
     return '\n'.join(lines)
 
 

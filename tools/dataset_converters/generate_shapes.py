@@ -15,25 +15,39 @@ Output, in mmpretrain's multi-label json layout (read by
 
     <out-dir>/train.json, val.json   {"metainfo": {"classes": [...]},
                                       "data_list": [{"img_path":
-                                      "train/000000.jpg", "gt_label": [...],
-                                      "gt_bboxes": [[x1, y1, x2, y2], ...],
+                                      "train/000000.jpg", "gt_label": [...]},
+                                      ...]}
+    <out-dir>/train_boxes.json, val_boxes.json
+                                     {"metainfo": {"classes": [...],
+                                      "box_format": "x1y1x2y2, pixels of the
+                                      original image"}, "data_list":
+                                      [{"img_path": ..., "gt_bboxes":
+                                      [[x1, y1, x2, y2], ...],
                                       "gt_bbox_labels": [...]}, ...]}
     <out-dir>/images/{train,val}/<n>.jpg
 
-``gt_bboxes`` (pixels) are not used for training; they let analysis tools
-check where glimpses land. Seeded and deterministic; numpy and PIL only;
-a few seconds for the default 300 train / 100 val images.
+The boxes (pixels) are not used for training; they let analysis tools check
+where glimpses land, so they sit in their own file (:func:`load_boxes`). In
+the dataset json, lists under ``gt_bboxes`` would reach mmcv's transforms,
+which expect numpy arrays there: mmpretrain's ``RandomFlip`` stopped with
+``'list' object has no attribute 'shape'`` on an image whose ``Resize`` had
+not turned them into an array first. The dataset json is therefore exactly
+mmpretrain's multi-label format (``img_path`` + ``gt_label``).
+
+Seeded and deterministic; numpy and PIL only; a few seconds for the default
+300 train / 100 val images.
 
     python tools/dataset_converters/generate_shapes.py   # -> data/shapes
 """
 import argparse
 import json
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+BOX_FORMAT = 'x1y1x2y2, pixels of the original image'
 CLASSES = ('circle', 'square', 'triangle', 'cross', 'star', 'diamond',
            'ring', 'hexagon')
 #: RGB colour of each class (jittered per object)
@@ -158,23 +172,56 @@ def generate(out_dir: Optional[str] = None,
         rng = np.random.default_rng([seed, split_id])
         img_dir = out / 'images' / split
         img_dir.mkdir(parents=True, exist_ok=True)
-        data_list = []
+        data_list, box_list = [], []
         for i in range(num):
             image, labels, boxes = make_image(rng, size, max_objects,
                                               min_obj, max_obj,
                                               random_colours)
             rel = f'{split}/{i:06d}.jpg'
             image.save(out / 'images' / rel, quality=95)
-            data_list.append(
-                dict(img_path=rel, gt_label=labels,
-                     gt_bboxes=[list(b) for b in boxes],
+            data_list.append(dict(img_path=rel, gt_label=labels))
+            box_list.append(
+                dict(img_path=rel, gt_bboxes=[list(b) for b in boxes],
                      gt_bbox_labels=labels))
         with open(out / f'{split}.json', 'w') as f:
             json.dump(dict(metainfo=dict(classes=list(CLASSES)),
                            data_list=data_list), f)
+        with open(out / f'{split}_boxes.json', 'w') as f:
+            json.dump(dict(metainfo=dict(classes=list(CLASSES),
+                                         box_format=BOX_FORMAT),
+                           data_list=box_list), f)
         counts[split] = num
     counts['out_dir'] = str(out)
     return counts
+
+
+def load_boxes(out_dir: str, split: str) -> Dict[str, Dict[str, np.ndarray]]:
+    """The boxes of one split, as mmcv's transforms hold them.
+
+    Args:
+        out_dir: the generator's output folder.
+        split: ``'train'`` or ``'val'``.
+
+    Returns:
+        ``{img_path: {'gt_bboxes': (N, 4) float32 x1y1x2y2 pixels,
+        'gt_bbox_labels': (N,) int64}}``.
+    """
+    path = Path(out_dir) / f'{split}_boxes.json'
+    if not path.is_file():
+        raise FileNotFoundError(
+            f'{path} not found: generate the data again with '
+            'tools/dataset_converters/generate_shapes.py (boxes are written '
+            'beside the dataset json)')
+    with open(path) as f:
+        items = json.load(f)['data_list']
+    return {
+        item['img_path']: dict(
+            gt_bboxes=np.asarray(item['gt_bboxes'],
+                                 dtype=np.float32).reshape(-1, 4),
+            gt_bbox_labels=np.asarray(item['gt_bbox_labels'],
+                                      dtype=np.int64))
+        for item in items
+    }
 
 
 def main(argv=None) -> None:
