@@ -13,9 +13,12 @@ and ``type='LSTMGlimpseHead'`` etc. resolve with ``default_scope='mmpretrain'``.
 One exception: :class:`GlimpseVisualizer` is also registered in mmengine's
 root ``VISUALIZERS`` (issue 5 asks for it there), where any scope finds it.
 
-Importing this package also installs the safe checkpoint loader
-(:mod:`marl_mm.utils.checkpoint`) so that ``load_from`` and ``--resume`` work
-under torch >= 2.6 without unpickling arbitrary objects.
+Importing this package changes nothing in mmengine or mmpretrain: it only
+registers. The safe, checked checkpoint loading and the resume lookup are
+used by :class:`marl_mm.engine.MarlRunner`, which marl_mm configs choose with
+``runner_type='MarlRunner'``; a plain pipeline opts in to the safe loader
+per checkpoint with the ``'safe:'`` scheme (``load_from='safe:<path or
+URL>'``). See ``docs/host.md``.
 """
 import importlib
 from types import ModuleType
@@ -70,10 +73,6 @@ def _require(name: str, lo: str, hi: str) -> ModuleType:
 mmengine = _require('mmengine', *MMENGINE_RANGE)
 mmcv = _require('mmcv', *MMCV_RANGE)
 mmpretrain = _require('mmpretrain', *MMPRETRAIN_RANGE)
-
-from .utils import install_safe_checkpoint_loader  # noqa: E402
-
-install_safe_checkpoint_loader()
 
 from . import (apis, datasets, engine, evaluation, models,  # noqa: E402,F401
                visualization)

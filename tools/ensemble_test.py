@@ -17,7 +17,7 @@ average. Metrics are printed and saved to ``<work-dir>/ensemble_metrics.json``
 (with every model's own metrics); ``--out`` dumps the averaged predictions.
 
 Runs in one process (no ``--launcher``): each model's test is sequential.
-Checkpoints load through mmengine (``load_from``) with marl_mm's safe loader.
+Checkpoints load through the configs' runner (``MarlRunner``: safe, checked).
 """
 import argparse
 import os.path as osp
@@ -27,7 +27,6 @@ from typing import List, Optional, Sequence
 import mmengine
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import BaseMetric
-from mmengine.runner import Runner
 
 
 class PredictionCollector(BaseMetric):
@@ -107,7 +106,8 @@ def model_cfg(config: str, checkpoint: str, index: int, work_dir: str,
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    import marl_mm  # noqa: F401  (registers components, safe loader)
+    import marl_mm  # noqa: F401  (registers components and MarlRunner)
+    from marl_mm.engine import build_runner
     from marl_mm.models.tta import average_predictions
 
     stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
@@ -116,7 +116,7 @@ def main(argv=None) -> dict:
     per_model, per_model_metrics = [], []
     first_runner = None
     for cfg in cfgs:
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
         collector = PredictionCollector()
         runner.test_evaluator.metrics.append(collector)
         per_model_metrics.append(runner.test())

@@ -17,7 +17,6 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
-from mmengine.runner import Runner
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -115,6 +114,7 @@ def main(argv=None) -> dict:
     cfg = merge_args(Config.fromfile(args.config), args)
 
     import marl_mm  # noqa: F401
+    from marl_mm.engine import build_runner
     if not args.no_data_check:
         from marl_mm.datasets import check_data_roots
         check_data_roots(cfg, splits=('test', ))
@@ -124,7 +124,7 @@ def main(argv=None) -> dict:
     from marl_mm.utils import setup_cpu_distributed
     setup_cpu_distributed(cfg, args.launcher)  # torchrun without a GPU
 
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))

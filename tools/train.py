@@ -10,7 +10,6 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -96,8 +95,9 @@ def main(argv=None) -> None:
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 
-    # Registers every component and installs the safe checkpoint loader.
+    # Registers every component (and MarlRunner, the configs' runner_type).
     import marl_mm  # noqa: F401
+    from marl_mm.engine import build_runner
     if not args.no_data_check:
         from marl_mm.datasets import check_data_roots
         check_data_roots(cfg, splits=('train', 'val') if cfg.get(
@@ -106,7 +106,7 @@ def main(argv=None) -> None:
     from marl_mm.utils import setup_cpu_distributed
     setup_cpu_distributed(cfg, args.launcher)  # torchrun without a GPU
 
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 

@@ -1,6 +1,12 @@
 # Runtime shared by every marl_mm config.
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['marl_mm'], allow_failed_imports=False)
+# marl_mm.engine.MarlRunner (mmengine's RUNNERS; tools/train.py and
+# tools/test.py build it): checkpoints read with weights_only=True and an
+# allowlist for every scheme, weights checked against the model, --resume
+# from the newest usable checkpoint (never from scratch over an unreadable
+# one). See docs/host.md.
+runner_type = 'MarlRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

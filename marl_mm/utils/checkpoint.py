@@ -11,27 +11,40 @@ file carries. This module keeps ``weights_only=True`` and allows, besides
 what torch allows (tensors, containers, ``OrderedDict``, ``Counter``...),
 exactly the extra types mmengine writes, listed in :data:`SAFE_GLOBALS`.
 
-How it is hooked in
--------------------
-:func:`install_safe_checkpoint_loader` (run once when ``marl_mm`` is
-imported; idempotent) registers :func:`load_from_local_safe` for local paths
-(prefix ``''``) and :func:`load_from_http_safe` for ``http://`` and
-``https://`` with mmengine's ``CheckpointLoader.register_scheme(...,
-force=True)``. Every mmengine path goes through ``CheckpointLoader``:
-``Runner.load_checkpoint`` (``load_from``), ``Runner.resume``,
-``mmengine.runner.load_checkpoint`` and ``init_cfg=dict(type='Pretrained')``.
-mmengine's ``torchvision://``, ``open-mmlab://`` and ``mmcls://`` schemes are
-left alone (marl_mm configs use plain URLs); they call mmengine's own HTTP
-loader.
+Where it is used
+----------------
+Nothing in mmengine is replaced: a plain mmengine / mmpretrain pipeline that
+imports marl_mm loads checkpoints exactly as before. The safe loader is used
+
+* by :class:`marl_mm.engine.MarlRunner` (``runner_type='MarlRunner'``, set in
+  ``configs/_base_/default_runtime.py``) for ``load_from``, ``--resume``,
+  ``Runner.test`` / ``Runner.val``: :func:`load_checkpoint_safe` reads local
+  paths, ``http(s)://``, ``torchvision://`` / ``modelzoo://``,
+  ``open-mmlab://`` / ``openmmlab://``, ``mmcls://`` and file-backend URIs
+  (``s3://`` ...), all with ``weights_only=True`` and the allowlist;
+* by anyone, opt-in, through the checkpoint scheme :data:`SAFE_PREFIX`
+  (``'safe:'``) that this module registers in mmengine's
+  ``CheckpointLoader`` as a *new* prefix (no existing prefix changes):
+  ``load_from = 'safe:work_dirs/x/epoch_3.pth'``,
+  ``init_cfg=dict(type='Pretrained', checkpoint='safe:https://...')``,
+  ``load_checkpoint(model, 'safe:torchvision://resnet18')``. The shipped
+  model configs name their pretrained weights this way;
+* directly: :func:`load_checkpoint_safe`, :func:`safe_torch_load`,
+  :func:`load_checkpoint_checked`.
 
 A file that needs any other global is refused with
 :class:`UnsafeCheckpointError`, naming the file and the offending globals;
-its pickle payload is never executed. If you trust such a file, load it
-yourself with ``torch.load(path, weights_only=False)`` and re-save the
-``state_dict``. Known mmengine states outside the list, refused on purpose:
-``OneCycleParamScheduler`` (its state holds a bound method, i.e. the whole
-scheduler object) and statistics registered with
-``HistoryBuffer.register_statistics`` (arbitrary functions).
+its pickle payload is never executed, and nothing the file names can change
+process state while it is read: ``HistoryBuffer`` (whose ``__setstate__``
+writes into a dict shared by the class) is unpickled into a plain stand-in
+and rebuilt afterwards through its constructor from the arrays and the
+length. An empty, truncated or otherwise unreadable file raises
+:class:`UnreadableCheckpointError` naming the file and torch's reason. If you
+trust a refused file, load it yourself with ``torch.load(path,
+weights_only=False)`` and re-save the ``state_dict``. Known mmengine states
+outside the list, refused on purpose: ``OneCycleParamScheduler`` (its state
+holds a bound method, i.e. the whole scheduler object) and statistics
+registered with ``HistoryBuffer.register_statistics`` (arbitrary functions).
 
 Weights that do not fit the model
 ---------------------------------
@@ -40,7 +53,10 @@ unexpected / size-mismatched keys to stdout (not the log); the tensors it
 cannot load keep their random initialisation, so testing a checkpoint of
 another model gave silently wrong metrics. :func:`load_checkpoint_checked`
 compares the checkpoint's ``state_dict`` with the model (names and shapes)
-before loading, in one of two modes:
+before loading, in one of three modes:
+
+* ``'strict'`` - an explicit ``strict=True``: as ``'exact'``, and keys only in
+  the checkpoint are an error too (as mmengine's ``strict=True``).
 
 * ``'exact'`` - testing, inference, ``--resume``: every weight of the model
   must come from the checkpoint with the model's shape, else
@@ -55,22 +71,23 @@ before loading, in one of two modes:
   in common with the model, still raises: drop those tensors from the file
   if you mean to re-initialise them.
 
-:func:`install_checked_runner_loading` (run when :mod:`marl_mm.utils` is
-imported) makes ``Runner.load_checkpoint`` use it: ``'partial'`` for
+:class:`marl_mm.engine.MarlRunner` loads through it: ``'partial'`` for
 ``load_from`` in ``Runner.train``, ``'exact'`` for ``Runner.test`` /
-``Runner.val`` (``tools/test.py``, ``tools/ensemble_test.py``), for
-``--resume`` and for an explicit ``strict=True``. ``MultiLabelInferencer``
-loads through it with ``'exact'``.
+``Runner.val`` (``tools/test.py``, ``tools/ensemble_test.py``) and for
+``--resume``, ``'strict'`` for an explicit ``strict=True``.
+``MultiLabelInferencer`` loads through it with ``'exact'``. A plain
+``Runner`` keeps mmengine's permissive ``load_from``.
 
 Atomic saving lives in :mod:`marl_mm.utils.atomic_local_backend`.
 """
+import io
 import logging
 import os
 import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
-from typing import (Any, Callable, List, Mapping, NamedTuple, Optional,
+from typing import (IO, Any, Callable, List, Mapping, NamedTuple, Optional,
                     Sequence, Tuple, Union)
 
 import numpy as np
@@ -78,33 +95,62 @@ import torch
 import torch.nn as nn
 from mmengine.config import ConfigDict
 from mmengine.dist import barrier, get_dist_info
+from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.model import is_model_wrapper
-from mmengine.runner import BaseLoop, Runner
-from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+from mmengine.runner.checkpoint import (CheckpointLoader, _get_mmengine_home,
+                                        _process_mmcls_checkpoint,
+                                        get_deprecated_model_names,
+                                        get_external_models, get_mmcls_models,
+                                        get_torchvision_models)
 
 #: The statistics ``HistoryBuffer`` registers on itself; ``__getstate__``
 #: stores them and pickle writes each as ``getattr(HistoryBuffer, name)``.
 _HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
+
+#: The opt-in checkpoint scheme: ``'safe:' + any path or URL`` that
+#: :func:`load_checkpoint_safe` reads (``'safe:https://...'``,
+#: ``'safe:torchvision://vgg16'``, ``'safe:work_dirs/x/epoch_1.pth'``).
+SAFE_PREFIX = 'safe:'
+
+MapLocation = Optional[Union[str, torch.device, Callable]]
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs a global that is not in :data:`SAFE_GLOBALS`."""
 
 
-def _history_buffer_getattr(obj: Any, name: str) -> Callable:
+class UnreadableCheckpointError(RuntimeError):
+    """A checkpoint file is empty, truncated or not a torch checkpoint."""
+
+
+class _PickledHistoryBuffer:
+    """What a pickled ``HistoryBuffer`` becomes while a file is read.
+
+    A class without ``__setstate__``: torch's ``weights_only`` unpickler fills
+    it by updating its ``__dict__``, so reading a file runs no method of
+    mmengine's (``HistoryBuffer.__setstate__`` writes the file's statistics
+    methods into the dict the class shares with every buffer of the
+    process). :func:`_rebuild_history_buffers` then builds the real buffer
+    from the plain arrays through ``HistoryBuffer.__init__``.
+    """
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> str:
     """Stand-in for ``builtins.getattr`` while unpickling.
 
     Pickle stores the methods ``HistoryBuffer`` keeps in its state as
     ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would
     let a file reach any attribute of any allowed object; this one only
-    returns those four methods.
+    accepts those four names and returns the name, not the method (the
+    rebuilt buffer uses the class's own statistics).
     """
-    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
-        return getattr(HistoryBuffer, name)
+    if obj is _PickledHistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return name
     allowed = ', '.join(f'HistoryBuffer.{m}' for m in _HISTORY_BUFFER_METHODS)
+    shown = 'HistoryBuffer' if obj is _PickledHistoryBuffer else repr(obj)
     raise UnsafeCheckpointError(
-        f'getattr({obj!r}, {name!r}) is not allowed while loading a '
+        f'getattr({shown}, {name!r}) is not allowed while loading a '
         f'checkpoint; only {allowed} are.')
 
 
@@ -119,8 +165,9 @@ def _numpy_global(name: str) -> Any:
 #: checkpoints from a Runner (epoch and best checkpoints, EMA, validation
 #: metrics, dataset meta) and listing what ``weights_only=True`` refuses.
 SAFE_GLOBALS: List[Tuple[Any, str]] = [
-    # message_hub.log_scalars: one HistoryBuffer per logged scalar.
-    (HistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
+    # message_hub.log_scalars: one HistoryBuffer per logged scalar, read
+    # into a plain holder and rebuilt (see _PickledHistoryBuffer).
+    (_PickledHistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
     # HistoryBuffer.__getstate__ stores its statistics methods.
     (_history_buffer_getattr, 'builtins.getattr'),
     # HistoryBuffer's history arrays and numpy values in runtime_info
@@ -146,6 +193,51 @@ if _DTYPES is not None:
 _SAFE_NAMES = frozenset(name for _, name in SAFE_GLOBALS)
 
 
+def _rebuild_history_buffer(held: _PickledHistoryBuffer,
+                            filename: str) -> HistoryBuffer:
+    """A real ``HistoryBuffer`` from the plain data of a pickled one.
+
+    Args:
+        held: the holder the unpickler filled.
+        filename: the checkpoint, named in errors.
+
+    Returns:
+        HistoryBuffer: built by its constructor (class statistics only).
+
+    Raises:
+        UnsafeCheckpointError: the state is not two equally long 1-d arrays
+            and an int ``max_length``.
+    """
+    state = vars(held)
+    logs = state.get('_log_history')
+    counts = state.get('_count_history')
+    max_length = state.get('max_length')
+    if not (isinstance(logs, np.ndarray) and isinstance(counts, np.ndarray)
+            and logs.ndim == counts.ndim == 1 and len(logs) == len(counts)
+            and isinstance(max_length, int) and max_length > 0):
+        raise UnsafeCheckpointError(
+            f'Refused to load checkpoint {filename!r}: a HistoryBuffer in it '
+            'does not hold two equally long 1-d arrays (_log_history, '
+            f'_count_history) and a positive int max_length; found keys '
+            f'{sorted(state)}')
+    return HistoryBuffer(logs, counts, max_length)
+
+
+def _rebuild_history_buffers(obj: Any, filename: str) -> Any:
+    """Replace every :class:`_PickledHistoryBuffer` inside ``obj`` (dicts,
+    lists, tuples), in place where the container allows it."""
+    if isinstance(obj, _PickledHistoryBuffer):
+        return _rebuild_history_buffer(obj, filename)
+    if isinstance(obj, dict):
+        for key in list(obj):
+            obj[key] = _rebuild_history_buffers(obj[key], filename)
+    elif isinstance(obj, list):
+        obj[:] = [_rebuild_history_buffers(v, filename) for v in obj]
+    elif type(obj) is tuple:
+        return tuple(_rebuild_history_buffers(v, filename) for v in obj)
+    return obj
+
+
 def _refused_globals(filename: str) -> List[str]:
     """Globals in ``filename`` that neither torch nor this module allows.
 
@@ -153,48 +245,67 @@ def _refused_globals(filename: str) -> List[str]:
     """
     try:
         found = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
-    except Exception:  # legacy (non-zip) format: no static listing
+    except Exception:  # legacy (non-zip) format or a buffer: no listing
         return []
     return sorted(set(found) - _SAFE_NAMES)
 
 
-def safe_torch_load(filename: str,
-                    map_location: Optional[Union[str, torch.device,
-                                                 Callable]] = None) -> Any:
+def safe_torch_load(filename: Union[str, IO[bytes]],
+                    map_location: MapLocation = None,
+                    name: Optional[str] = None) -> Any:
     """``torch.load(weights_only=True)`` with :data:`SAFE_GLOBALS` allowed.
 
     Args:
-        filename (str): Path of a checkpoint file.
+        filename (str or file object): Path of a checkpoint file, or a
+            binary buffer holding one (e.g. read from a file backend).
         map_location: As for :func:`torch.load`.
+        name (str, optional): What errors call the file. Defaults to
+            ``filename`` (its ``repr`` for a buffer).
 
     Returns:
-        Any: The loaded object (usually a dict).
+        Any: The loaded object (usually a dict), every ``HistoryBuffer``
+        rebuilt from plain data.
 
     Raises:
         UnsafeCheckpointError: The file needs a global outside the allowlist.
+        UnreadableCheckpointError: The file is empty, truncated, or not a
+            torch checkpoint.
     """
+    name = name or (filename if isinstance(filename, str) else repr(filename))
+    if isinstance(filename, str) and osp.isfile(filename) \
+            and osp.getsize(filename) == 0:
+        raise UnreadableCheckpointError(
+            f'Cannot read checkpoint {name!r}: the file is empty (0 bytes). '
+            'It was probably cut off while being written; use another '
+            'checkpoint.')
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(
+            loaded = torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        refused = _refused_globals(filename)
-        what = (f'the globals {refused}' if refused else
-                'an object outside the allowlist')
+        refused = _refused_globals(filename) if isinstance(filename,
+                                                           str) else []
+        what = (f'needs the globals {refused}' if refused else
+                'needs an object outside the allowlist or is malformed')
         raise UnsafeCheckpointError(
-            f'Refused to load checkpoint {filename!r}: it needs {what}, which '
+            f'Refused to load checkpoint {name!r}: it {what}, which '
             'marl_mm does not unpickle (allowed: torch defaults plus '
             'marl_mm.utils.checkpoint.SAFE_GLOBALS). Nothing in it was '
             'executed. If you trust the file, load it with torch.load(..., '
             f'weights_only=False) and re-save its state_dict. Torch said: {e}'
         ) from e
+    except (FileNotFoundError, PermissionError):
+        raise
+    except (EOFError, OSError, RuntimeError, ValueError) as e:
+        raise UnreadableCheckpointError(
+            f'Cannot read checkpoint {name!r}: it is truncated, corrupted or '
+            f'not a file torch.save wrote ({type(e).__name__}: {e})') from e
+    return _rebuild_history_buffers(loaded, name)
 
 
 def load_from_local_safe(filename: str,
-                         map_location: Optional[Union[str, torch.device,
-                                                      Callable]] = None
-                         ) -> Any:
-    """mmengine checkpoint-loader scheme for local paths (prefix ``''``).
+                         map_location: MapLocation = None) -> Any:
+    """Read a local checkpoint safely (:func:`safe_torch_load`).
 
     Args:
         filename (str): Local path; ``~`` is expanded.
@@ -203,18 +314,17 @@ def load_from_local_safe(filename: str,
     Returns:
         Any: The loaded checkpoint.
     """
-    filename = osp.expanduser(filename)
+    filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint {filename!r} can not be found.')
     return safe_torch_load(filename, map_location)
 
 
 def load_from_http_safe(filename: str,
-                        map_location: Optional[Union[str, torch.device,
-                                                     Callable]] = None,
+                        map_location: MapLocation = None,
                         model_dir: Optional[str] = None,
                         progress: bool = False) -> Any:
-    """mmengine checkpoint-loader scheme for ``http://`` and ``https://``.
+    """Download a checkpoint (``http://``, ``https://``) and read it safely.
 
     Downloads into torch's hub cache (``$TORCH_HOME/hub/checkpoints``) on
     local rank 0 first, as mmengine's loader does, then loads the file safely.
@@ -242,21 +352,112 @@ def load_from_http_safe(filename: str,
     return safe_torch_load(cached, map_location)
 
 
-def install_safe_checkpoint_loader() -> None:
-    """Route mmengine's local and HTTP(S) checkpoint loading through here.
+def _zoo_entry(table: Mapping[str, str], model: str, scheme: str) -> str:
+    """``table[model]``, or a KeyError naming the scheme and some names."""
+    if model not in table:
+        known = ', '.join(sorted(table)[:10])
+        raise KeyError(f'{scheme}{model}: unknown model name for the '
+                       f'{scheme} checkpoint scheme (known, first 10: '
+                       f'{known})')
+    return table[model]
 
-    Idempotent: calling it again registers the same functions again.
+
+def load_checkpoint_safe(filename: str,
+                         map_location: MapLocation = None) -> Any:
+    """Read a checkpoint from any place mmengine reads one, safely.
+
+    The same names as mmengine's ``CheckpointLoader`` (local path,
+    ``http(s)://``, ``torchvision://`` / ``modelzoo://``, ``open-mmlab://`` /
+    ``openmmlab://``, ``mmcls://``, and file-backend URIs such as
+    ``s3://``), each resolved as mmengine resolves it, then read with
+    :func:`safe_torch_load`. A leading :data:`SAFE_PREFIX` is dropped.
+
+    Args:
+        filename (str): Path, URL or scheme name of the checkpoint.
+        map_location: As for :func:`torch.load`.
+
+    Returns:
+        Any: The loaded checkpoint.
 
     Raises:
-        ImportError: torch is older than 2.5 (no ``safe_globals``).
+        UnsafeCheckpointError: See :func:`safe_torch_load`.
+        UnreadableCheckpointError: See :func:`safe_torch_load`.
+        KeyError: An unknown model name after a model-zoo scheme.
+    """
+    filename = str(filename)
+    if filename.startswith(SAFE_PREFIX):
+        filename = filename[len(SAFE_PREFIX):]
+    if filename.startswith(('http://', 'https://')):
+        return load_from_http_safe(filename, map_location)
+    for scheme in ('torchvision://', 'modelzoo://'):
+        if filename.startswith(scheme):
+            url = _zoo_entry(get_torchvision_models(),
+                             filename[len(scheme):], scheme)
+            return load_from_http_safe(url, map_location)
+    for scheme in ('open-mmlab://', 'openmmlab://'):
+        if filename.startswith(scheme):
+            model = filename[len(scheme):]
+            model = get_deprecated_model_names().get(model, model)
+            url = _zoo_entry(get_external_models(), model, scheme)
+            if url.startswith(('http://', 'https://')):
+                return load_from_http_safe(url, map_location)
+            return load_from_local_safe(
+                osp.join(_get_mmengine_home(), url), map_location)
+    if filename.startswith('mmcls://'):
+        url = _zoo_entry(get_mmcls_models(), filename[len('mmcls://'):],
+                         'mmcls://')
+        return _process_mmcls_checkpoint(
+            load_from_http_safe(url, map_location))
+    if '://' in filename:  # s3://, petrel://, ...: mmengine's file backends
+        backend = get_file_backend(filename)
+        with io.BytesIO(backend.get(filename)) as buffer:
+            return safe_torch_load(buffer, map_location, name=filename)
+    return load_from_local_safe(filename, map_location)
+
+
+def load_from_safe(filename: str, map_location: MapLocation = None) -> Any:
+    """mmengine ``CheckpointLoader`` scheme for :data:`SAFE_PREFIX`.
+
+    ``'safe:<path or URL>'`` anywhere mmengine takes a checkpoint name
+    (``load_from``, ``init_cfg=dict(type='Pretrained', checkpoint=...)``,
+    ``mmengine.runner.load_checkpoint``) reads it with
+    :func:`load_checkpoint_safe`.
+
+    Args:
+        filename (str): ``'safe:'`` followed by a path or URL.
+        map_location: As for :func:`torch.load`.
+
+    Returns:
+        Any: The loaded checkpoint.
+    """
+    return load_checkpoint_safe(filename, map_location)
+
+
+def register_safe_scheme() -> None:
+    """Register :data:`SAFE_PREFIX` in mmengine's ``CheckpointLoader``.
+
+    Adds one new prefix and changes no existing one; run when this module
+    is imported. Idempotent.
+
+    Raises:
+        ImportError: torch is older than 2.5 (no ``safe_globals``), or another
+            package registered the same prefix.
     """
     if not hasattr(torch.serialization, 'safe_globals'):
         raise ImportError(
             f'marl_mm needs torch>=2.5 for safe checkpoint loading '
             f'(torch.serialization.safe_globals); found {torch.__version__}.')
-    CheckpointLoader.register_scheme('', load_from_local_safe, force=True)
-    CheckpointLoader.register_scheme(('http://', 'https://'),
-                                     load_from_http_safe, force=True)
+    existing = CheckpointLoader._schemes.get(SAFE_PREFIX)
+    if existing is None:
+        CheckpointLoader.register_scheme(SAFE_PREFIX, load_from_safe)
+    elif getattr(existing, '__module__', None) != __name__:
+        raise ImportError(
+            f'the checkpoint scheme {SAFE_PREFIX!r} is already registered by '
+            f'{getattr(existing, "__module__", existing)!r}; marl_mm needs '
+            'it for its safe loader.')
+
+
+register_safe_scheme()
 
 
 # ------------------------------------------------- weights vs the model
@@ -273,7 +474,7 @@ class StateDictDiff(NamedTuple):
 
 
 #: checked-loading modes (see the module docstring)
-LOAD_MODES = ('exact', 'partial')
+LOAD_MODES = ('strict', 'exact', 'partial')
 _EXTRA_STATE = '_extra_state'  # nn.Module.get_extra_state's key suffix
 _LISTED = 20  # keys listed per kind in a message
 
@@ -314,14 +515,16 @@ def load_state_dict_checked(model: nn.Module,
         model: the (unwrapped) model.
         state_dict: the checkpoint's weights (keys already revised).
         filename: the checkpoint, named in messages.
-        mode: ``'exact'`` (test, inference, resume) or ``'partial'``
-            (``load_from`` in training); see the module docstring.
+        mode: ``'strict'`` (an explicit ``strict=True``), ``'exact'`` (test,
+            inference, resume) or ``'partial'`` (``load_from`` in
+            training); see the module docstring.
 
     Returns:
         StateDictDiff: what differed (only logged differences remain).
 
     Raises:
-        CheckpointMismatchError: missing model weights (``'exact'``), size
+        CheckpointMismatchError: missing model weights (``'exact'``,
+            ``'strict'``), keys the model lacks (``'strict'``), size
             mismatches, or no weight in common (``'partial'``).
     """
     if mode not in LOAD_MODES:
@@ -334,14 +537,18 @@ def load_state_dict_checked(model: nn.Module,
     problems = []
     if shapes:
         problems.append(f'{len(shapes)} size mismatch(es): {_listed(shapes)}')
-    if mode == 'exact' and missing:
+    if mode != 'partial' and missing:
         problems.append(f'{len(missing)} weight(s) of the model missing from '
                         f'the checkpoint: {_listed(missing)}')
+    if mode == 'strict' and diff.unexpected:
+        problems.append(f'{len(diff.unexpected)} key(s) the model does not '
+                        f'have: {_listed(diff.unexpected)}')
     if mode == 'partial' and common == 0:
         problems.append('no weight in common with the model (first keys of '
                         f'the checkpoint: {_listed(list(state_dict)[:5])})')
     if problems:
-        why = ('every weight of the model must come from the checkpoint '
+        why = ('strict=True: the keys must be the same' if mode == 'strict'
+               else 'every weight of the model must come from the checkpoint '
                'for testing, inference and resuming' if mode == 'exact' else
                'load_from may leave weights out (e.g. a backbone-only '
                'checkpoint), but the weights it has must fit')
@@ -376,8 +583,8 @@ def load_checkpoint_checked(
 ) -> dict:
     """Load a checkpoint file into ``model`` after checking that it fits.
 
-    The file is read through mmengine's ``CheckpointLoader`` (this module's
-    safe loader for local paths and URLs).
+    The file is read with :func:`load_checkpoint_safe` (any path, URL or
+    scheme mmengine reads).
 
     Args:
         model: the model (a DDP wrapper is unwrapped).
@@ -395,7 +602,7 @@ def load_checkpoint_checked(
     """
     if is_model_wrapper(model):
         model = model.module
-    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    checkpoint = load_checkpoint_safe(filename, map_location=map_location)
     load_state_dict_checked(
         model, _revised_state_dict(checkpoint, filename, revise_keys),
         filename, mode)
@@ -420,33 +627,3 @@ def _revised_state_dict(checkpoint: Any, filename: str,
                                  for k, v in state_dict.items())
     state_dict._metadata = metadata
     return state_dict
-
-
-def runner_load_checkpoint(self: Runner, filename: str,
-                           map_location: Union[str, Callable] = 'cpu',
-                           strict: bool = False,
-                           revise_keys: list = [(r'^module.', '')]) -> dict:
-    """``Runner.load_checkpoint`` with the checked loading.
-
-    As mmengine's (``after_load_checkpoint`` hooks first, then the weights),
-    but ``'partial'`` only for ``load_from`` while training (the train loop
-    is built, not resuming, ``strict`` not asked for) and ``'exact'``
-    otherwise (``Runner.test`` / ``Runner.val``, ``--resume``).
-    """
-    checkpoint = _load_checkpoint(filename, map_location=map_location)
-    self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-    training = isinstance(self._train_loop, BaseLoop)
-    mode = 'partial' if training and not self._resume and not strict \
-        else 'exact'
-    model = self.model.module if is_model_wrapper(self.model) else self.model
-    load_state_dict_checked(
-        model, _revised_state_dict(checkpoint, filename, revise_keys),
-        filename, mode)
-    self._has_loaded = True
-    self.logger.info(f'Load checkpoint from {filename} ({mode})')
-    return checkpoint
-
-
-def install_checked_runner_loading() -> None:
-    """Make ``Runner.load_checkpoint`` check the weights (idempotent)."""
-    Runner.load_checkpoint = runner_load_checkpoint

@@ -14,9 +14,9 @@ stopped before the first iteration for every RARL config. Found by
 
 What it does
 ------------
-:func:`install_init_weights_broadcast` (run when :mod:`marl_mm.utils` is
-imported; idempotent) replaces ``Runner._init_model_weights`` by
-:func:`init_model_weights`: the same, but only tensors are broadcast.
+:class:`marl_mm.engine.MarlRunner` (``runner_type='MarlRunner'``) overrides
+``Runner._init_model_weights`` with :func:`init_model_weights`: the same,
+but only tensors are broadcast (mmengine's ``Runner`` is not changed).
 Non-tensor extra state is left as each rank built it: right after
 construction it is the same on every rank (the counters start at 0), and a
 ``load_from`` / ``--resume`` checkpoint, loaded afterwards, sets it on every
@@ -28,10 +28,14 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 
-def init_model_weights(self: Runner) -> None:
-    """``Runner._init_model_weights`` broadcasting only tensor entries."""
-    model = self.model.module if is_model_wrapper(
-        self.model) else self.model
+def init_model_weights(runner: Runner) -> None:
+    """``Runner._init_model_weights`` broadcasting only tensor entries.
+
+    Args:
+        runner (Runner): The runner whose model to initialise.
+    """
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
     if hasattr(model, 'init_weights'):
         model.init_weights()
         # sync params and buffers (no-op on one process)
@@ -39,10 +43,3 @@ def init_model_weights(self: Runner) -> None:
             if torch.is_tensor(value):
                 broadcast(value)
 
-
-def install_init_weights_broadcast() -> None:
-    """Make ``Runner.train`` skip non-tensor state in its weight broadcast.
-
-    Idempotent.
-    """
-    Runner._init_model_weights = init_model_weights

@@ -15,6 +15,10 @@ the final name, and auto-resume picks the newest complete checkpoint.
 * ``find_latest_complete_checkpoint`` for every broken ``last_checkpoint``
   (empty, missing target, truncated target, moved work dir, nothing left),
   where mmengine's ``find_latest_checkpoint`` returns the bad name.
+* Nothing a user has is lost: a newest checkpoint in torch's legacy
+  (non-zip) format is resumed from, not skipped; a ``last_checkpoint`` naming
+  a remote path is kept; a work dir whose checkpoints are all unusable stops
+  the run naming them instead of training from scratch over them.
 """
 import multiprocessing as mp
 import os
@@ -33,9 +37,12 @@ from mmengine.runner import Runner
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmpretrain.registry import DATASETS, MODELS
 
-import marl_mm  # noqa: F401  (installs the loader and the resume fallback)
+import marl_mm  # noqa: F401
 import marl_mm.utils.atomic_local_backend as atomic_module
-from marl_mm.utils import (AtomicLocalBackend,
+from marl_mm.engine import MarlRunner
+from marl_mm.utils import (AtomicLocalBackend, ResumeError,
+                           UnreadableCheckpointError, UnsafeCheckpointError,
+                           checkpoint_state,
                            find_latest_complete_checkpoint,
                            is_complete_checkpoint)
 
@@ -123,7 +130,7 @@ def test_failed_save_leaves_previous_checkpoint_and_resume_uses_it(
 
     assert find_latest_complete_checkpoint(str(work)) == str(
         work / 'iter_2.pth')
-    resumed = Runner.from_cfg(_cfg(work, 'atomic_resume', resume=True))
+    resumed = MarlRunner.from_cfg(_cfg(work, 'atomic_resume', resume=True))
     resumed.train()
     assert resumed.iter == 5
     got = _weights(resumed)
@@ -230,8 +237,83 @@ def test_find_latest_complete_checkpoint(tmp_path):
     # no pointer at all (killed before the first last_checkpoint): newest
     pointer.unlink()
     assert find_latest_complete_checkpoint(str(tmp_path)) == str(good)
-    # nothing complete left: start from scratch
+    # nothing usable left: stop naming the file, never train over it
     good.unlink()
     (tmp_path / 'iter_2.pth').unlink()
+    with pytest.raises(ResumeError, match=r'iter_6\.pth \(truncated\)'):
+        find_latest_complete_checkpoint(str(tmp_path))
+    # no checkpoint at all: nothing to lose, start from scratch
+    (tmp_path / 'iter_6.pth').unlink()
     assert find_latest_complete_checkpoint(str(tmp_path)) is None
     assert find_latest_complete_checkpoint(str(tmp_path / 'absent')) is None
+
+
+def test_files_resume_never_skips(tmp_path):
+    """Legacy-format and remote checkpoints are used, not skipped."""
+    legacy = tmp_path / 'iter_4.pth'
+    torch.save({'meta': {'iter': 4}}, legacy,
+               _use_new_zipfile_serialization=False)
+    torch.save({'meta': {'iter': 2}}, tmp_path / 'iter_2.pth')
+    assert checkpoint_state(str(legacy)) == 'other'
+    assert not is_complete_checkpoint(str(legacy))
+    pointer = tmp_path / 'last_checkpoint'
+    pointer.write_text(str(legacy))
+    assert find_latest_complete_checkpoint(str(tmp_path)) == str(legacy)
+    pointer.unlink()  # also as the newest file without a pointer
+    assert find_latest_complete_checkpoint(str(tmp_path)) == str(legacy)
+    pointer.write_text('s3://bucket/run/iter_9.pth')  # as mmengine
+    assert find_latest_complete_checkpoint(str(tmp_path)) == \
+        's3://bucket/run/iter_9.pth'
+    assert mmengine_checkpoint.find_latest_checkpoint(str(tmp_path)) == \
+        's3://bucket/run/iter_9.pth'
+
+
+def test_legacy_format_resume_keeps_the_users_file(tmp_path):
+    """--resume on a work dir whose newest checkpoint is in torch's legacy
+    format resumes from it (same weights as the uninterrupted run), and the
+    file is still there, byte for byte, until training saves past it."""
+    reference = Runner.from_cfg(_cfg(tmp_path / 'ref', 'legacy_ref'))
+    reference.train()
+    expected = _weights(reference)
+
+    work = tmp_path / 'run'
+    first = Runner.from_cfg(_cfg(work, 'legacy_first'))
+    first.train()
+    # re-save iter_3 in the legacy format, as an older tool would have
+    ckpt = torch.load(str(work / 'iter_3.pth'), weights_only=False)
+    for name in ('iter_4.pth', 'iter_5.pth'):
+        (work / name).unlink()
+    torch.save(ckpt, str(work / 'iter_3.pth'),
+               _use_new_zipfile_serialization=False)
+    (work / 'last_checkpoint').write_text(str(work / 'iter_3.pth'))
+    legacy_bytes = (work / 'iter_3.pth').read_bytes()
+    assert not is_complete_checkpoint(str(work / 'iter_3.pth'))
+
+    resumed = MarlRunner.from_cfg(_cfg(work, 'legacy_resume', resume=True))
+    resumed.train()
+    assert resumed.iter == 5
+    got = _weights(resumed)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert (work / 'iter_3.pth').read_bytes() == legacy_bytes
+
+
+def test_unreadable_newest_checkpoint_stops_the_run(tmp_path):
+    """A legacy-format file that cannot be read stops --resume with its
+    name; it is not skipped, and nothing overwrites it."""
+    work = tmp_path / 'run'
+    Runner.from_cfg(_cfg(work, 'unreadable_first')).train()
+    for name in ('iter_4.pth', 'iter_5.pth'):
+        (work / name).unlink()
+    bad = work / 'iter_3.pth'
+    bad.write_bytes(b'\x80\x02not really a legacy torch file')
+    (work / 'last_checkpoint').write_text(str(bad))
+    def files():
+        return {p.name: p.read_bytes() for p in work.iterdir()
+                if p.suffix == '.pth' or p.name == 'last_checkpoint'}
+
+    before = files()
+    runner = MarlRunner.from_cfg(_cfg(work, 'unreadable_resume', resume=True))
+    with pytest.raises((UnreadableCheckpointError, UnsafeCheckpointError),
+                       match=r'iter_3\.pth'):
+        runner.train()
+    assert files() == before

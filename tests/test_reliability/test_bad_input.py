@@ -19,12 +19,12 @@ from mmcv.transforms import Compose, LoadImageFromFile
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 from PIL import Image
 
 import marl_mm  # noqa: F401  (registers everything)
 from marl_mm.datasets import (COCOMultiLabel, CheckedMultiLabelDataset,
                               StrictVOC, check_data_roots)
+from marl_mm.engine import MarlRunner
 from marl_mm.engine.hooks import DataCheckHook, NonFiniteCheckHook
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
@@ -576,7 +576,7 @@ def _runner(tmp_path, name, model, classes=('a', 'b', 'c', 'd'),
     if test:
         val.update(test_dataloader=loader(classes, 'test.json'),
                    test_cfg=dict(), test_evaluator=dict(type='MultiLabelAP'))
-    return Runner(
+    return MarlRunner(  # what marl_mm configs build (runner_type)
         model=model, work_dir=str(tmp_path / 'work'),
         experiment_name=name,
         train_dataloader=loader(classes, 'train.json'),

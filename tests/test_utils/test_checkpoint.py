@@ -1,4 +1,8 @@
-"""Safe checkpoint loading with checkpoints a real mmengine Runner writes."""
+"""Safe checkpoint loading with checkpoints a real mmengine Runner writes.
+
+Loading goes through ``MarlRunner`` (what marl_mm configs build) or the
+opt-in ``'safe:'`` scheme; a plain ``Runner`` is left to mmengine.
+"""
 import os
 import pickle
 import stat
@@ -17,11 +21,13 @@ from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.registry import DATASETS, METRICS, MODELS
 
-import marl_mm  # noqa: F401  (installs the loader)
-from marl_mm.utils import (SAFE_GLOBALS, AtomicLocalBackend,
-                           UnsafeCheckpointError,
-                           install_safe_checkpoint_loader,
-                           load_from_http_safe, load_from_local_safe)
+import marl_mm  # noqa: F401
+from marl_mm.engine import MarlRunner
+from marl_mm.utils import (SAFE_GLOBALS, SAFE_PREFIX, AtomicLocalBackend,
+                           UnreadableCheckpointError, UnsafeCheckpointError,
+                           load_checkpoint_safe, load_from_http_safe,
+                           load_from_local_safe, register_safe_scheme)
+from marl_mm.utils.checkpoint import load_from_safe
 
 
 @MODELS.register_module(force=True)
@@ -130,7 +136,7 @@ def test_allowlist_is_exactly_what_mmengine_writes(trained):
 
 def test_load_from_restores_weights(trained, tmp_path):
     work_dir, state, _ = trained
-    runner = Runner.from_cfg(
+    runner = MarlRunner.from_cfg(
         _cfg(tmp_path, 'ckpt_load', load_from=str(work_dir / 'epoch_2.pth')))
     runner.load_or_resume()
     for key, value in runner.model.state_dict().items():
@@ -141,7 +147,7 @@ def test_load_from_restores_weights(trained, tmp_path):
 def test_resume_continues_identically(trained, tmp_path):
     """Resume after epoch 1 and train epoch 2: same weights as the full run."""
     work_dir, state, lr_hist = trained
-    runner = Runner.from_cfg(
+    runner = MarlRunner.from_cfg(
         _cfg(tmp_path, 'ckpt_resume', resume=True,
              load_from=str(work_dir / 'epoch_1.pth')))
     runner.train()
@@ -168,7 +174,8 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path,
     torch.save(dict(state_dict={}, x=file_payload(target)), str(evil))
     model = nn.Linear(2, 2)
     with pytest.raises(UnsafeCheckpointError) as info:
-        load_checkpoint(model, str(evil))  # mmengine's public entry point
+        # mmengine's public entry point, with marl_mm's opt-in scheme
+        load_checkpoint(model, SAFE_PREFIX + str(evil))
     assert str(evil) in str(info.value)
     assert 'io.open' in str(info.value)
     assert not target.exists()
@@ -187,11 +194,11 @@ def test_plain_state_dict_loads(tmp_path):
     src, dst = nn.Linear(3, 2), nn.Linear(3, 2)
     path = tmp_path / 'weights.pth'
     torch.save(src.state_dict(), str(path))
-    load_checkpoint(dst, str(path))
+    load_checkpoint(dst, SAFE_PREFIX + str(path))
     torch.testing.assert_close(dst.weight, src.weight, rtol=0, atol=0)
     torch.testing.assert_close(dst.bias, src.bias, rtol=0, atol=0)
     with pytest.raises(FileNotFoundError, match='missing.pth'):
-        load_checkpoint(dst, str(tmp_path / 'missing.pth'))
+        load_checkpoint(dst, SAFE_PREFIX + str(tmp_path / 'missing.pth'))
 
 
 def test_url_loader_is_safe_too(trained, tmp_path, file_payload):
@@ -208,15 +215,93 @@ def test_url_loader_is_safe_too(trained, tmp_path, file_payload):
     assert not (tmp_path / 'pwned').exists()
 
 
-def test_install_is_idempotent():
+def test_safe_scheme_is_added_once_and_changes_no_other():
     before = dict(CheckpointLoader._schemes)
-    install_safe_checkpoint_loader()
-    install_safe_checkpoint_loader()
+    register_safe_scheme()
+    register_safe_scheme()
     assert dict(CheckpointLoader._schemes) == before
-    assert CheckpointLoader._get_checkpoint_loader('/a.pth') is \
-        load_from_local_safe
-    assert CheckpointLoader._get_checkpoint_loader('https://x/a.pth') is \
-        load_from_http_safe
+    assert CheckpointLoader._get_checkpoint_loader('safe:/a.pth') is \
+        load_from_safe
+    assert CheckpointLoader._get_checkpoint_loader(
+        'safe:https://x/a.pth') is load_from_safe
+    # mmengine's own prefixes keep mmengine's loaders
+    for path in ('/a.pth', 'https://x/a.pth', 'torchvision://resnet18',
+                 'open-mmlab://x', 'mmcls://x', 's3://b/a.pth'):
+        loader = CheckpointLoader._get_checkpoint_loader(path)
+        assert loader.__module__ == 'mmengine.runner.checkpoint', path
+
+
+def test_hub_schemes_go_through_the_safe_loader(tmp_path, monkeypatch,
+                                                file_payload):
+    """torchvision:// open-mmlab:// mmcls:// resolve to URLs as in mmengine,
+    then download and load with weights_only (a poisoned cache refuses)."""
+    from marl_mm.utils import checkpoint as ckpt_module
+    evil = tmp_path / 'cache' / 'vgg.pth'
+    evil.parent.mkdir()
+    torch.save(dict(x=file_payload(tmp_path / 'pwned')), str(evil))
+    url = 'https://example.invalid/models/vgg.pth'
+    monkeypatch.setattr(ckpt_module, 'get_torchvision_models',
+                        lambda: dict(vgg16=url))
+    monkeypatch.setattr(ckpt_module, 'get_external_models',
+                        lambda: dict(vgg=url))
+    monkeypatch.setattr(ckpt_module, 'get_mmcls_models',
+                        lambda: dict(vgg=url))
+    monkeypatch.setattr('torch.hub.get_dir', lambda: str(tmp_path))
+    (tmp_path / 'checkpoints').mkdir()
+    (tmp_path / 'checkpoints' / 'vgg.pth').write_bytes(evil.read_bytes())
+    for name in ('torchvision://vgg16', 'open-mmlab://vgg', 'mmcls://vgg',
+                 'safe:torchvision://vgg16'):
+        with pytest.raises(UnsafeCheckpointError, match='vgg.pth'):
+            load_checkpoint_safe(name)
+    assert not (tmp_path / 'pwned').exists()
+    with pytest.raises(KeyError, match='torchvision://resnet18: unknown'):
+        load_checkpoint_safe('torchvision://resnet18')
+
+
+def test_empty_and_truncated_files_are_named(trained, tmp_path):
+    work_dir, _, _ = trained
+    whole = (work_dir / 'epoch_2.pth').read_bytes()
+    empty, cut = tmp_path / 'empty.pth', tmp_path / 'cut.pth'
+    empty.write_bytes(b'')
+    cut.write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(UnreadableCheckpointError,
+                       match=r"'.*empty\.pth'.*empty \(0 bytes\)"):
+        load_from_local_safe(str(empty))
+    with pytest.raises(UnreadableCheckpointError,
+                       match=r"'.*cut\.pth'.*truncated"):
+        load_from_local_safe(str(cut))
+
+
+def _crafted_history_buffer():
+    """A HistoryBuffer whose pickled state maps 'mean' to ``max``."""
+    buf = HistoryBuffer([1.0, 5.0], [1, 1])
+    buf._statistics_methods = dict(HistoryBuffer._statistics_methods,
+                                   mean=HistoryBuffer.max)
+    return buf
+
+
+@pytest.mark.parametrize('refused', [False, True])
+def test_reading_a_file_changes_no_process_state(tmp_path, file_payload,
+                                                 refused):
+    """HistoryBuffer.__setstate__ writes a file's statistics into the dict
+    shared by every buffer; the safe loader never calls it."""
+    path = tmp_path / 'crafted.pth'
+    content = dict(message_hub=dict(log_scalars=dict(
+        loss=_crafted_history_buffer())))
+    if refused:  # the buffer is read, then the file is refused
+        content['z'] = file_payload(tmp_path / 'pwned')
+    torch.save(content, str(path))
+    if refused:
+        with pytest.raises(UnsafeCheckpointError):
+            load_from_local_safe(str(path))
+    else:
+        loaded = load_from_local_safe(str(path))
+        buf = loaded['message_hub']['log_scalars']['loss']
+        assert type(buf) is HistoryBuffer
+        assert buf.statistics('mean') == 3.0
+        assert buf.statistics('max') == 5.0
+    assert HistoryBuffer._statistics_methods['mean'] is HistoryBuffer.mean
+    assert HistoryBuffer([1.0, 5.0], [1, 1]).statistics('mean') == 3.0
 
 
 def test_atomic_backend_keeps_old_file_on_failure(tmp_path, monkeypatch):

@@ -6,7 +6,10 @@
 # labels above probability 0.1 (as the RARL COCO protocol).
 data_root = 'data/shapes'  # <- the one value to change
 
-dataset_type = 'MultiLabelDataset'
+# marl_mm's checked reader of mmpretrain's generic format: json as
+# mmpretrain's MultiLabelDataset, but a .pkl / .yaml ann_file is read without
+# running code from it, and every entry is checked.
+dataset_type = 'CheckedMultiLabelDataset'
 image_size = 128  # the generator's --size
 data_preprocessor = dict(
     num_classes=8,

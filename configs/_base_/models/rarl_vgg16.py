@@ -3,7 +3,9 @@
 # (k = 9 anchors, T = 5 steps, Gaussian location policy sigma = 0.11,
 # squared error on softmax + REINFORCE with a learned baseline). No neck.
 # Anchor areas are for N = 512 (448 crops); the 640 configs override them.
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/vgg/'
+# 'safe:' (marl_mm's checkpoint scheme): read with weights_only=True and
+# marl_mm's allowlist, not mmengine's plain torch.load.
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/vgg/'
               'vgg16_batch256_imagenet_20210208-db26f1a5.pth')
 model = dict(
     type='ImageClassifier',

@@ -10,7 +10,9 @@
 # The BackboneFreezeHook comes with the schedule (_base_/schedules/
 # rarnn_adam.py); leaf configs append the PolicyGradientHook, which logs
 # rl/reward, rl/emission_rate, rl/num_emitted, rl/advantage_abs, rl/entropy.
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/vgg/'
+# 'safe:' (marl_mm's checkpoint scheme): read with weights_only=True and
+# marl_mm's allowlist, not mmengine's plain torch.load.
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/vgg/'
               'vgg16_batch256_imagenet_20210208-db26f1a5.pth')
 model = dict(
     type='ImageClassifier',

@@ -4,7 +4,9 @@
 # ResNet under `backbone.`, exactly as mmpretrain's checkpoint does, so its
 # Pretrained init needs no prefix (the checkpoint's head keys are ignored).
 # Leaf configs training from scratch set model.backbone.init_cfg=None.
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+# 'safe:' (marl_mm's checkpoint scheme): read with weights_only=True and
+# marl_mm's allowlist, not mmengine's plain torch.load.
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/resnet/'
               'resnet18_8xb32_in1k_20210831-fbbb1da6.pth')
 model = dict(
     type='ImageClassifier',

@@ -3,7 +3,9 @@
 # with a per-class sigmoid loss. The backbone starts from mmpretrain's public
 # VGG16 ImageNet checkpoint (top-1 71.62); torchvision weights can be used
 # after tools/model_converters/torchvision_vgg16.py (same prefix).
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/vgg/'
+# 'safe:' (marl_mm's checkpoint scheme): read with weights_only=True and
+# marl_mm's allowlist, not mmengine's plain torch.load.
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/vgg/'
               'vgg16_batch256_imagenet_20210208-db26f1a5.pth')
 model = dict(
     type='ImageClassifier',

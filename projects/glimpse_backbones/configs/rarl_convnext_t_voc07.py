@@ -10,8 +10,9 @@
 # ImageNet checkpoint) starts as a plain layer norm (weight 1, bias 0).
 # Default chosen here, not in the paper.
 _base_ = ['../../../configs/rarl_vgg16_voc07.py']
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/convnext/'
-              'convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth')
+# 'safe:': read with marl_mm's safe loader (docs/host.md).
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/'
+              'convnext/convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth')
 model = dict(
     backbone=dict(
         _delete_=True,

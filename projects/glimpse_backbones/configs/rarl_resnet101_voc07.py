@@ -7,7 +7,8 @@
 # says); the checkpoint's layer4 keys are reported as unexpected and skipped.
 # Default chosen here, not in the paper.
 _base_ = ['../../../configs/rarl_vgg16_voc07.py']
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+# 'safe:': read with marl_mm's safe loader (docs/host.md).
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/resnet/'
               'resnet101_8xb32_in1k_20210831-539c63f8.pth')
 model = dict(
     backbone=dict(

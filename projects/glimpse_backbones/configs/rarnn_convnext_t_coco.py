@@ -5,8 +5,9 @@
 # adaptive_pool=True lets other input sizes through (pooled to 7 x 7).
 # Default chosen here, not in the paper.
 _base_ = ['../../../configs/rarnn_vgg16_coco.py']
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/convnext/'
-              'convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth')
+# 'safe:': read with marl_mm's safe loader (docs/host.md).
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/'
+              'convnext/convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth')
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -6,7 +6,8 @@
 # adaptive_pool=True lets other input sizes through (pooled to 7 x 7).
 # Default chosen here, not in the paper.
 _base_ = ['../../../configs/rarnn_vgg16_coco.py']
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+# 'safe:': read with marl_mm's safe loader (docs/host.md).
+pretrained = ('safe:https://download.openmmlab.com/mmclassification/v0/resnet/'
               'resnet101_8xb32_in1k_20210831-539c63f8.pth')
 model = dict(
     backbone=dict(

@@ -11,9 +11,9 @@ resumed epoch 2 stays frozen.
 import torch
 from mmengine.dataset import BaseDataset
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 import marl_mm  # noqa: F401
+from marl_mm.engine import MarlRunner
 from marl_mm.utils import safe_torch_load
 from mmpretrain.registry import DATASETS, HOOKS
 from mmpretrain.structures import DataSample
@@ -83,7 +83,7 @@ def _runner(tmp_path, name, freeze_epochs=1, resume=None):
     loader = dict(batch_size=2, num_workers=0,
                   sampler=dict(type='DefaultSampler', shuffle=False),
                   dataset=dict(type='_TinyImages'))
-    return Runner(
+    return MarlRunner(  # what marl_mm configs build (runner_type)
         model=dict(
             type='ImageClassifier',
             data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=4,

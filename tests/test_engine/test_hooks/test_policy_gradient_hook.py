@@ -12,11 +12,11 @@ import torch.multiprocessing as mp
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel, BaseModule
 from mmengine.registry import MODEL_WRAPPERS
-from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-import marl_mm  # noqa: F401  (registers components, safe loader)
+import marl_mm  # noqa: F401  (registers components)
+from marl_mm.engine import MarlRunner
 from marl_mm.engine.hooks import PolicyGradientHook
 from marl_mm.engine.hooks.policy_gradient_hook import annealed_value
 from marl_mm.models.glimpse import PolicyHeadMixin
@@ -85,7 +85,7 @@ class ValueDataset(Dataset):
 
 
 def _runner(tmp_path, hook_cfg, max_iters=4, model=None, **kwargs):
-    return Runner(
+    return MarlRunner(  # what marl_mm configs build (runner_type)
         model=model if model is not None else ToyModel(),
         work_dir=str(tmp_path),
         experiment_name=f'pg_hook_{uuid.uuid4().hex}',

@@ -18,7 +18,7 @@ from mmengine.registry import init_default_scope
 from sklearn.metrics import average_precision_score
 from torch import nn
 
-import marl_mm  # noqa: F401  (registers components, safe loader)
+import marl_mm  # noqa: F401  (registers components)
 from mmpretrain.registry import DATASETS, MODELS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
