@@ -38,13 +38,13 @@ model = dict(
         hidden_dims=256,
         baseline_hidden=64,
         sigma=0.22,
-        loss_type='bce',
-        random_warmup_iters=38))  # 2 epochs of classifier warm-up (docs/rarl.md)
+        loss_type='bce'))
 # the semantic FC (fan-in 12,544) and the location network at 1e-5 (the
 # paper's rate), the rest at the schedule's 1e-3: at 1e-3 Adam kills the
 # FC's units and drives the locations into the border (docs/rarl.md)
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'head.embed': dict(lr_mult=0.01),
     'head.loc_net': dict(lr_mult=0.01)}))
-custom_hooks = [dict(type='PolicyGradientHook')]
+# 2 epochs of classifier warm-up (docs/rarl.md)
+custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=38)]
 default_hooks = dict(logger=dict(interval=5))

@@ -5,5 +5,5 @@
 # paper's setting.
 _base_ = ['../rarl_vgg16_voc07.py']
 model = dict(head=dict(
-    loc_zero_init=False, random_warmup_iters=0, advantage_norm='none',
-    policy_detach_state=False))
+    loc_zero_init=False, advantage_norm='none', policy_detach_state=False))
+custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=0)]

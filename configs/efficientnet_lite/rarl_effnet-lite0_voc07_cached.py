@@ -25,7 +25,6 @@ model = dict(
         hidden_dims=512,
         sigma=0.11,
         loss_type='bce',
-        baseline_hidden=128,
-        random_warmup_iters=126))
-custom_hooks = [dict(type='PolicyGradientHook')]
+        baseline_hidden=128))
+custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=126)]
 default_hooks = dict(logger=dict(interval=21))

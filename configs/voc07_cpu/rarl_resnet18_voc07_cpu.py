@@ -31,11 +31,7 @@ model = dict(
         embed_dims=256,
         hidden_dims=256,
         baseline_hidden=64,
-        loss_type='bce',
-        # random locations, no policy loss, for the first 100 of 500
-        # iterations: the classifier learns to read glimpses before
-        # REINFORCE starts (docs/rarl.md)
-        random_warmup_iters=100))
+        loss_type='bce'))
 # Learning rates per part (chosen here; docs/rarl.md "From random init on
 # real images"): the backbone and the rest of the head at the schedule's
 # 1e-3, but the semantic FC (fan-in 256 x 7 x 7 = 12,544) and the location
@@ -48,5 +44,8 @@ model = dict(
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'head.embed': dict(lr_mult=0.01),
     'head.loc_net': dict(lr_mult=0.01)}))
-custom_hooks = [dict(type='PolicyGradientHook')]
+# warmup_iters: random locations, no policy loss, for the first 100 of 500
+# iterations: the classifier learns to read glimpses before REINFORCE starts
+# (docs/rarl.md)
+custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=100)]
 default_hooks = dict(logger=dict(interval=25))

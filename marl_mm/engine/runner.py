@@ -4,7 +4,7 @@ Chosen with ``runner_type='MarlRunner'`` (``configs/_base_/default_runtime.py``
 sets it; ``tools/train.py`` / ``tools/test.py`` build through
 ``mmengine.registry.RUNNERS`` when a config has ``runner_type``, as
 mmpretrain's tools do). A plain ``Runner`` in the same process is untouched.
-Three methods differ from mmengine 0.10.7's:
+Two methods differ from mmengine 0.10.7's:
 
 * :meth:`MarlRunner.load_checkpoint` (``load_from``, ``--resume``,
   ``Runner.test`` / ``Runner.val``) reads the file with
@@ -19,8 +19,6 @@ Three methods differ from mmengine 0.10.7's:
   ``--resume`` with :func:`marl_mm.utils.find_latest_complete_checkpoint`:
   the newest usable one, never training from scratch over one it cannot
   read.
-* :meth:`MarlRunner._init_model_weights` broadcasts only tensor entries of
-  the state dict (:func:`marl_mm.utils.init_model_weights`).
 """
 from typing import Callable, List, Tuple, Union
 
@@ -31,7 +29,6 @@ from mmengine.runner import BaseLoop, Runner
 
 from ..utils.checkpoint import (_revised_state_dict, load_checkpoint_safe,
                                 load_state_dict_checked)
-from ..utils.init_weights_broadcast import init_model_weights
 from ..utils.resume import find_latest_complete_checkpoint
 
 
@@ -40,7 +37,7 @@ class MarlRunner(Runner):
     """mmengine's ``Runner`` with safe, checked checkpoint loading.
 
     Takes exactly ``Runner``'s arguments; see the module docstring for the
-    three methods it overrides.
+    two methods it overrides.
     """
 
     def load_checkpoint(self,
@@ -117,11 +114,6 @@ class MarlRunner(Runner):
         elif self._load_from is not None:
             self.load_checkpoint(self._load_from)
             self._has_loaded = True
-
-    def _init_model_weights(self) -> None:
-        """``init_weights()``, then broadcast only the tensor entries of the
-        state dict (modules may keep non-tensor extra state)."""
-        init_model_weights(self)
 
 
 def build_runner(cfg: Config) -> Runner:

@@ -1,11 +1,11 @@
 """Utilities: safe checkpoint and prediction-pickle loading, atomic
 checkpoint writing, an auto-resume that skips incomplete checkpoints, and
-distributed training (``torchrun`` on CPU; modules with non-tensor state).
+distributed training (``torchrun`` on CPU).
 
 Importing this package changes nothing in mmengine: it adds one checkpoint
 scheme, ``'safe:'`` (:data:`SAFE_PREFIX`), and one file backend,
-``'atomic_local'``. The checked loading, the resume lookup and the
-tensor-only weight broadcast are used by :class:`marl_mm.engine.MarlRunner`
+``'atomic_local'``. The checked loading and the resume lookup
+are used by :class:`marl_mm.engine.MarlRunner`
 (``runner_type='MarlRunner'``).
 """
 from .atomic_local_backend import AtomicLocalBackend
@@ -17,7 +17,6 @@ from .checkpoint import (LOAD_MODES, SAFE_GLOBALS, SAFE_PREFIX,
                          load_from_local_safe, load_state_dict_checked,
                          register_safe_scheme, safe_torch_load)
 from .cpu_distributed import setup_cpu_distributed
-from .init_weights_broadcast import init_model_weights
 from .restricted_unpickler import (RestrictedUnpickler, UnsafePickleError,
                                    load_pickle_safe)
 from .resume import (ResumeError, checkpoint_state,
@@ -31,6 +30,6 @@ __all__ = [
     'CheckpointMismatchError', 'StateDictDiff', 'compare_state_dict',
     'load_checkpoint_checked', 'load_state_dict_checked', 'ResumeError',
     'checkpoint_state', 'find_latest_complete_checkpoint',
-    'is_complete_checkpoint', 'setup_cpu_distributed', 'init_model_weights',
+    'is_complete_checkpoint', 'setup_cpu_distributed',
     'RestrictedUnpickler', 'UnsafePickleError', 'load_pickle_safe'
 ]

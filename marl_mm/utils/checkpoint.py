@@ -61,8 +61,7 @@ before loading, in one of three modes:
 * ``'exact'`` - testing, inference, ``--resume``: every weight of the model
   must come from the checkpoint with the model's shape, else
   :class:`CheckpointMismatchError` names the file and the keys. Keys only in
-  the checkpoint are logged at WARNING (they change nothing), as are missing
-  ``_extra_state`` entries (training counters, absent from older files).
+  the checkpoint are logged at WARNING (they change nothing).
 * ``'partial'`` - ``load_from`` in training, the one documented permissive
   case: a checkpoint that covers part of the model (a backbone-only
   checkpoint, or a trained model whose head you replace) loads what it has;
@@ -479,7 +478,6 @@ class StateDictDiff(NamedTuple):
 
 #: checked-loading modes (see the module docstring)
 LOAD_MODES = ('strict', 'exact', 'partial')
-_EXTRA_STATE = '_extra_state'  # nn.Module.get_extra_state's key suffix
 _LISTED = 20  # keys listed per kind in a message
 
 
@@ -534,16 +532,15 @@ def load_state_dict_checked(model: nn.Module,
     if mode not in LOAD_MODES:
         raise ValueError(f'mode must be one of {LOAD_MODES}, got {mode!r}')
     diff = compare_state_dict(model, state_dict)
-    missing = [k for k in diff.missing if not k.endswith(_EXTRA_STATE)]
     shapes = [f'{k} (checkpoint {list(c)}, model {list(m)})'
               for k, c, m in diff.mismatched]
     common = len(model.state_dict()) - len(diff.missing)
     problems = []
     if shapes:
         problems.append(f'{len(shapes)} size mismatch(es): {_listed(shapes)}')
-    if mode != 'partial' and missing:
-        problems.append(f'{len(missing)} weight(s) of the model missing from '
-                        f'the checkpoint: {_listed(missing)}')
+    if mode != 'partial' and diff.missing:
+        problems.append(f'{len(diff.missing)} weight(s) of the model missing '
+                        f'from the checkpoint: {_listed(diff.missing)}')
     if mode == 'strict' and diff.unexpected:
         problems.append(f'{len(diff.unexpected)} key(s) the model does not '
                         f'have: {_listed(diff.unexpected)}')
@@ -561,11 +558,10 @@ def load_state_dict_checked(model: nn.Module,
             f'({type(model).__name__}): ' + '; '.join(problems) +
             f'. ({why}; is it a checkpoint of this config\'s model?)')
     notes = []
-    left = diff.missing if mode == 'partial' else \
-        [k for k in diff.missing if k.endswith(_EXTRA_STATE)]
-    if left:
-        notes.append(f'{len(left)} model weight(s) not in the checkpoint, '
-                     f'left as initialised: {_listed(left)}')
+    if mode == 'partial' and diff.missing:
+        notes.append(f'{len(diff.missing)} model weight(s) not in the '
+                     f'checkpoint, left as initialised: '
+                     f'{_listed(diff.missing)}')
     if diff.unexpected:
         notes.append(f'{len(diff.unexpected)} checkpoint key(s) the model '
                      f'does not have, ignored: {_listed(diff.unexpected)}')

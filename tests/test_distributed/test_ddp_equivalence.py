@@ -31,8 +31,7 @@ normalised ('meanstd', RARNN's default; RARL's default is the paper's raw
 R - b, set to 'meanstd' here to test it) with statistics of the global
 batch (``PolicyHeadMixin.normalise_advantage`` all-reduces them).
 
-The single-process evaluation loads the DDP-trained state dict strictly
-(tensors and the heads' extra state). The unused-parameter sweep over every
+The single-process evaluation loads the DDP-trained state dict strictly. The unused-parameter sweep over every
 config is ``test_ddp_configs.py``.
 """
 import io
@@ -179,8 +178,7 @@ def _train(name, rank, world, data):
     for it in range(STEPS):
         NOISE.update(iter=it, call=0, rows=rows)
         model.train_step(_batch(train[it], labels[it], rows), optim)
-    weights = {k: v.detach().clone() for k, v in net.state_dict().items()
-               if torch.is_tensor(v)}  # (GRREHead adds a counter dict)
+    weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
     return net, grads, weights
 
 
@@ -216,12 +214,7 @@ def _worker(rank, port, queue):
             for _ in range(2):
                 set_random_seed(0, diff_rank_seed=True)
                 runs.append(_train(name, rank, WORLD, data)[2])
-            # the heads' non-tensor extra state (counters), for the strict
-            # load of the single-process evaluation
-            extra = {k: v for k, v in net.state_dict().items()
-                     if not torch.is_tensor(v)}
             out[name] = dict(grads=grads, weights=weights, metrics=metrics,
-                             extra=extra,
                              reproducible=all(torch.equal(runs[0][k],
                                                           runs[1][k])
                                               for k in runs[0]))
@@ -277,8 +270,7 @@ def runs():
                 net, grads, weights = _train(name, 0, 1, data)
             # evaluate the DDP-trained weights in one process: every entry
             # of the state dict, strictly
-            net.load_state_dict({**ranks[0][name]['weights'],
-                                 **ranks[0][name]['extra']}, strict=True)
+            net.load_state_dict(ranks[0][name]['weights'], strict=True)
             single[name] = dict(grads=grads, weights=weights,
                                 metrics=_evaluate(net, 0, 1, data))
     finally:

@@ -36,8 +36,8 @@ MAIN_CONFIG = REPO_ROOT / 'configs' / 'rarl_vgg16_voc07.py'
 D, HW = 4, 16
 SCALED = dict(num_classes=D, in_channels=D + 1, feat_stride=16, num_steps=3,
               anchor_sizes=(64., ), embed_dims=64,
-              hidden_dims=64, baseline_hidden=32, sigma=0.22,
-              random_warmup_iters=100)
+              hidden_dims=64, baseline_hidden=32, sigma=0.22)
+WARMUP_ITERS = 100  # PolicyGradientHook(warmup_iters=...), scaled
 
 
 def _batch(n, g):
@@ -71,10 +71,12 @@ def _evaluate(head, x, cls, centre, mode):
 
 
 def _main_head_cfg():
-    head = Config.fromfile(str(MAIN_CONFIG)).model.head.to_dict()
+    cfg = Config.fromfile(str(MAIN_CONFIG))
+    head = cfg.model.head.to_dict()
     assert head['type'] == 'LSTMGlimpseHead'
-    # the fix this test guards lives in the main config
-    assert head.get('random_warmup_iters', 0) > 0, head
+    # the fix this test guards lives in the main config: the policy warm-up
+    hooks = [h for h in cfg.custom_hooks if h.type == 'PolicyGradientHook']
+    assert len(hooks) == 1 and hooks[0].get('warmup_iters', 0) > 0, hooks
     head.update(SCALED)
     return head
 
@@ -93,7 +95,8 @@ def test_main_model_policy_learns_to_look_at_the_object():
             512, torch.Generator().manual_seed(1))
         untrained = _evaluate(head, x_eval, c_eval, ctr_eval, 'mean')
         head.train()
-        for _ in range(600):
+        for it in range(600):
+            head.set_policy_warmup(it < WARMUP_ITERS)  # as the hook does
             x, c, _ = _batch(32, g)
             losses = head.loss((x, ), [DataSample().set_gt_label([int(k)])
                                        for k in c])

@@ -26,13 +26,12 @@ model = dict(
         loss_type='squared',  # paper; 'bce' learns better from random init
         lambda_pg=1.,
         lambda_b=1.,
-        baseline_mode='learned',
-        # default chosen here (paper: none; docs/rarl.md): the first 500
-        # iterations (~1.6 VOC epochs at batch 16) look at uniform random
-        # locations with no policy loss, so the classifier learns to read
-        # glimpses before REINFORCE starts; without it the main model's
-        # policy does not learn from random init (measured, docs/rarl.md)
-        random_warmup_iters=500))
+        baseline_mode='learned'))
 # The head's reinforcement statistics (rl/reward, rl/loc_spread, ...) are
 # logged, and sigma scheduled if asked, by the policy-gradient hook.
-custom_hooks = [dict(type='PolicyGradientHook')]
+# warmup_iters: default chosen here (paper: none; docs/rarl.md): the first
+# 500 iterations (~1.6 VOC epochs at batch 16) look at uniform random
+# locations with no policy loss, so the classifier learns to read glimpses
+# before REINFORCE starts; without it the main model's policy does not
+# learn from random init (measured, docs/rarl.md)
+custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=500)]

@@ -11,6 +11,14 @@ head cannot do alone, because it needs the training loop, lives here:
   The value is written with ``head.set_exploration`` before every training
   iteration, so it is a pure function of ``runner.iter`` / ``runner.epoch``
   and survives a resume without extra state.
+* **Policy warm-up.** ``warmup_iters=N`` (default 0 = paper: none): the
+  first N training iterations train the classifier only; before every
+  training iteration the hook calls ``head.set_policy_warmup(runner.iter <
+  N)`` (RARL then looks at uniform random locations without a policy loss,
+  RARNN samples its emissions but its ``loss_pg`` is 0). As mmengine's
+  ``EMAHook`` decides from ``runner.iter`` alone whether it has started,
+  nothing is counted or saved: a resumed run is in or out of the warm-up
+  exactly as the uninterrupted one.
 * **Running-mean reward baseline.** The papers learn a baseline network
   (paper). As an option (default chosen here: available, used only by heads
   with ``baseline_mode == 'running_mean'``) the hook keeps a running mean of
@@ -50,7 +58,7 @@ schedule rewrites them every iteration); it runs for ``--resume`` and for
 
 Example::
 
-    custom_hooks = [dict(type='PolicyGradientHook',
+    custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=500,
                          exploration_schedule=dict(type='cosine', start=0.2,
                                                    end=0.05, steps=10000),
                          baseline='running_mean', baseline_momentum=0.9)]
@@ -172,6 +180,9 @@ class PolicyGradientHook(Hook):
         baseline_momentum: ``m`` of the EMA, in [0, 1) (default 0.9, chosen
             here). Ignored for ``'cumulative'``.
         log_stats: Push the heads' ``rl_stats`` to the message hub.
+        warmup_iters: Training iterations ``0..warmup_iters-1`` (by
+            ``runner.iter``) are the policy warm-up of every head (default
+            0: none, paper). An int >= 0.
     """
 
     priority = 'NORMAL'
@@ -181,7 +192,8 @@ class PolicyGradientHook(Hook):
                  baseline: Optional[str] = None,
                  baseline_average: str = 'ema',
                  baseline_momentum: float = 0.9,
-                 log_stats: bool = True) -> None:
+                 log_stats: bool = True,
+                 warmup_iters: int = 0) -> None:
         self.schedule = _check_schedule(exploration_schedule)
         if baseline not in BASELINE_CHOICES:
             raise ValueError('PolicyGradientHook: baseline must be one of '
@@ -198,6 +210,11 @@ class PolicyGradientHook(Hook):
         if not isinstance(log_stats, bool):
             raise TypeError('PolicyGradientHook: log_stats must be a bool, '
                             f'got {log_stats!r}')
+        if isinstance(warmup_iters, bool) or not isinstance(
+                warmup_iters, int) or warmup_iters < 0:
+            raise ValueError('PolicyGradientHook: warmup_iters must be an '
+                             f'int >= 0, got {warmup_iters!r}')
+        self.warmup_iters = warmup_iters
         self.baseline = baseline
         self.baseline_average = baseline_average
         self.baseline_momentum = float(baseline_momentum)
@@ -267,8 +284,11 @@ class PolicyGradientHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch: DATA_BATCH = None) -> None:
-        """Write the scheduled exploration and the running baseline."""
+        """Write the warm-up flag, the scheduled exploration and the running
+        baseline."""
+        warmup = runner.iter < self.warmup_iters
         for name, head in self._get_heads(runner):
+            head.set_policy_warmup(warmup)
             if self.schedule is not None:
                 step = runner.epoch if self.schedule['by_epoch'] \
                     else runner.iter
@@ -299,6 +319,11 @@ class PolicyGradientHook(Hook):
             if state['value'] is not None:
                 runner.message_hub.update_scalar(prefix + 'running_baseline',
                                                  state['value'])
+
+    def after_train(self, runner) -> None:
+        """Leave no head in the warm-up (a run shorter than it)."""
+        for _, head in self._get_heads(runner):
+            head.set_policy_warmup(False)
 
     @staticmethod
     def _reduced_stats(name: str, head: PolicyHeadMixin) -> Dict[str, float]:

@@ -13,6 +13,17 @@ further into the model than these members:
     the reward). A head whose ``baseline_mode == 'running_mean'`` subtracts it
     instead of its learned value network's output; ``None`` until the hook
     has seen a reward.
+``policy_warmup`` (write, with :meth:`PolicyHeadMixin.set_policy_warmup`)
+    A plain bool: while it is True the head does not train its policy (the
+    classifier learns to read glimpses first). RARL's head looks at uniform
+    random locations and has no policy loss; RARNN's samples emissions from
+    its current policy but its ``loss_pg`` is 0. The hook sets it before
+    every training iteration from ``runner.iter`` alone
+    (``PolicyGradientHook(warmup_iters=N)``: iterations ``0..N-1``), as
+    mmengine's ``EMAHook`` decides from ``runner.iter`` whether it has
+    started, so it is not saved anywhere and a resumed run is in or out of
+    the warm-up exactly as the uninterrupted one. False (no warm-up) unless
+    the hook sets it.
 ``rl_stats`` (read)
     A dict ``name -> 0-dim float tensor`` (detached) filled by the head's last
     ``loss`` call: at least ``reward`` (mean reward of the batch), and where
@@ -20,12 +31,21 @@ further into the model than these members:
     ``loc_mean_y``, ``emission_rate``, ``num_emitted``. The hook averages
     them across ranks and pushes them to the message hub as ``rl/<name>``.
 """
-from typing import Dict, Optional
+import functools
+from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
 
 ADVANTAGE_NORMS = ('none', 'std', 'meanstd')
+
+
+def _drop_legacy_keys(names: Sequence[str], module, state_dict: dict,
+                      prefix: str, *args) -> None:
+    """``load_state_dict`` pre-hook: forget ``prefix + name`` for each name
+    (entries that older checkpoints hold and the module no longer has)."""
+    for name in names:
+        state_dict.pop(prefix + name, None)
 
 
 class PolicyHeadMixin:
@@ -43,6 +63,7 @@ class PolicyHeadMixin:
         self.exploration = exploration
         self.baseline_mode = baseline_mode
         self.external_baseline: Optional[float] = None
+        self.policy_warmup = False
         self.rl_stats: Dict[str, torch.Tensor] = {}
 
     def set_exploration(self, value: float) -> None:
@@ -57,6 +78,32 @@ class PolicyHeadMixin:
     def set_external_baseline(self, value: Optional[float]) -> None:
         """Set the reward baseline used when ``baseline_mode='running_mean'``."""
         self.external_baseline = None if value is None else float(value)
+
+    def _ignore_legacy_state(self, *names: str) -> None:
+        """Let checkpoints written by older versions load: their entries
+        ``names`` (relative to this module) are dropped before loading.
+
+        Used for the warm-up counters the heads kept before the warm-up
+        moved to :class:`PolicyGradientHook` (RARL: ``_extra_state``, RARNN:
+        the ``train_iters`` buffer); they carry nothing the model needs now.
+
+        Args:
+            names: state-dict keys relative to this module.
+        """
+        self.register_load_state_dict_pre_hook(
+            functools.partial(_drop_legacy_keys, tuple(names)))
+
+    def set_policy_warmup(self, warmup: bool) -> None:
+        """Switch the policy warm-up on or off (hook API, see the module
+        docstring).
+
+        Args:
+            warmup: True while the policy must not be trained.
+        """
+        if not isinstance(warmup, bool):
+            raise TypeError('set_policy_warmup expects a bool, got '
+                            f'{type(warmup).__name__}')
+        self.policy_warmup = warmup
 
     @staticmethod
     def normalise_advantage(adv: torch.Tensor, mode: str,

@@ -56,8 +56,9 @@ paper's setting, the rest are defaults chosen here):
   std; paper: 'none'; 'std' only divides), ``entropy_weight=0.01``
   (Bernoulli entropy bonus, added to ``loss_pg``; paper: 0), and the
   indicator's ``bias_init=0`` / ``weight_std=0.01`` / ``detach_input=True``
-  (``emission`` config), and ``policy_warmup_iters=0`` (paper: none): for
-  that many training iterations emissions are sampled from the current
+  (``emission`` config), and the policy warm-up
+  (``PolicyGradientHook(warmup_iters=N)``, default 0, paper: none): while
+  the hook sets ``policy_warmup`` emissions are sampled from the current
   policy but ``loss_pg`` is 0 (classifier first). ``lambda_pg`` /
   ``lambda_value`` weight the two policy losses (default 1; under Adam they
   only weigh them against the entropy bonus, a separate policy lr goes
@@ -130,7 +131,6 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         entropy_weight: weight of the emission entropy bonus.
         lambda_pg: weight of the REINFORCE loss.
         lambda_value: weight of the value network's MSE loss.
-        policy_warmup_iters: training iterations before ``loss_pg`` is used.
         init_cfg: mmengine init config.
     """
 
@@ -155,7 +155,6 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                  entropy_weight: float = 0.01,
                  lambda_pg: float = 1.,
                  lambda_value: float = 1.,
-                 policy_warmup_iters: int = 0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -191,9 +190,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         self.lambda_pg = lambda_pg
         self.lambda_value = lambda_value
         self.reward_fn = EmissionReward(**(reward or {}))
-        self.policy_warmup_iters = policy_warmup_iters
-        # a buffer, so that a resumed run continues the warm-up count
-        self.register_buffer('train_iters', torch.zeros((), dtype=torch.long))
+        # the warm-up counter of checkpoints written before the warm-up
+        # moved to PolicyGradientHook (a buffer)
+        self._ignore_legacy_state('train_iters')
 
         self.emission = None
         self.baseline = None
@@ -370,11 +369,10 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             entropy = EmissionIndicator.entropy(logits).mean()
             loss_pg = (self.lambda_pg * -(adv * log_pi).mean() -
                        self.entropy_weight * entropy)  # Eq. 5
-            if self.training:
-                self.train_iters += 1
-            # 0 during the warm-up (a tensor gate: no host sync)
-            losses['loss_pg'] = loss_pg * (
-                self.train_iters > self.policy_warmup_iters)
+            # 0 during the warm-up, still in the graph (DDP sees every
+            # parameter used)
+            losses['loss_pg'] = loss_pg * 0. if self.policy_warmup \
+                else loss_pg
             stats.update(advantage_abs=adv.abs().mean(), entropy=entropy)
         self._record_rl_stats(**stats)
         losses.update(reward=stats['reward'].detach(),

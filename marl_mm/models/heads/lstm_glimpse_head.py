@@ -45,17 +45,19 @@ the paper's value, the rest are defaults chosen here). Measurements behind
 them: ``docs/rarl.md`` (synthetic task of
 ``tests/test_models/test_rarl_learns.py``, 600 iterations from random init).
 
-* ``random_warmup_iters`` (head default 0 = paper; the RARL configs set 500,
-  the quick start 38): the first training iterations look at uniform random
-  locations with no policy loss, so the classifier learns to read glimpses
-  before REINFORCE starts. THE fix for the main model (Ours-C): without it
-  the reward never depended on the locations (the classifier learned from
-  the whole-image state and the centre glimpse), REINFORCE only saw noise
-  and the policy stayed at random level (reward 0.46 vs 0.47 random) or,
-  with 'bce', collapsed to the border (y = 0.99, reward = chance 0.25).
-  With it: reward 0.59 vs 0.50 random locations, on the object 28% vs 16%,
-  spread 0.57; seeds 1-3 likewise (+0.08..+0.11). The counter is saved in
-  checkpoints (``get_extra_state``).
+* policy warm-up (``PolicyGradientHook(warmup_iters=N)``; paper: none; the
+  RARL configs set 500, the quick start 38): while the hook sets
+  ``policy_warmup`` (:class:`PolicyHeadMixin`), the training iterations
+  look at uniform random locations with no policy loss, so the classifier
+  learns to read glimpses before REINFORCE starts. THE fix for the main
+  model (Ours-C): without it the reward never depended on the locations
+  (the classifier learned from the whole-image state and the centre
+  glimpse), REINFORCE only saw noise and the policy stayed at random level
+  (reward 0.46 vs 0.47 random) or, with 'bce', collapsed to the border
+  (y = 0.99, reward = chance 0.25). With it: reward 0.59 vs 0.50 random
+  locations, on the object 28% vs 16%, spread 0.57; seeds 1-3 likewise
+  (+0.08..+0.11). The hook decides it from ``runner.iter``: nothing to
+  save in checkpoints.
 * ``advantage_norm='none'`` (paper; was 'meanstd' here): raw ``R - b``.
   Per-batch mean/std normalisation inflates pure-noise advantages to unit
   size; with warm-up it learned on 1 of 3 seeds, raw advantages on 4 of 4.
@@ -151,7 +153,6 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         loc_hidden_dims: optional hidden layer of the localisation network.
         advantage_norm: 'none' | 'std' | 'meanstd'.
         lambda_mu: weight of the pre-tanh mean penalty.
-        random_warmup_iters: training iterations with random locations.
         init_cfg: mmengine init config.
     """
 
@@ -185,7 +186,6 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                  loc_hidden_dims: Optional[int] = None,
                  advantage_norm: str = 'none',
                  lambda_mu: float = 0.,
-                 random_warmup_iters: int = 0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if loss_type not in LOSS_TYPES:
@@ -223,8 +223,9 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         self._warned_no_proposals = False
         self.advantage_norm = advantage_norm
         self.lambda_mu = lambda_mu
-        self.random_warmup_iters = random_warmup_iters
-        self._train_iters = 0
+        # the warm-up counter of checkpoints written before the warm-up
+        # moved to PolicyGradientHook (module extra state)
+        self._ignore_legacy_state('_extra_state')
 
         self.anchors = GlimpseAnchors(anchor_sizes, anchor_ratios)
         self.cropper = RegionCropper(roi_size, feat_stride, sampling_ratio)
@@ -245,14 +246,6 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             zero_init=loc_zero_init, input_grad_scale=policy_state_grad_scale)
         self.baseline = (RewardBaseline(state_dims, baseline_hidden)
                          if baseline_mode == 'learned' else None)
-
-    def get_extra_state(self) -> dict:
-        """Saved in checkpoints: the training-iteration counter of the
-        random-location warm-up (so a resumed run does not warm up again)."""
-        return {'train_iters': self._train_iters}
-
-    def set_extra_state(self, state: dict) -> None:
-        self._train_iters = int(state.get('train_iters', 0))
 
     # ------------------------------------------------------------ forward
     def _feature_map(self, feats) -> torch.Tensor:
@@ -437,11 +430,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             ``loss_cls``, ``loss_pg``, ``loss_baseline`` and the logged
             values ``reward``, ``adv_abs``, ``loc_spread``.
         """
-        warmup = self._train_iters < self.random_warmup_iters
-        if self.training:
-            self._train_iters += 1
         mode = self._mode()
-        if warmup and mode == 'sample':
+        if self.policy_warmup and mode == 'sample':
             mode = 'random'
         out = self.glimpse(feats, mode, self._proposals(feats, data_samples))
         scores = out['scores']  # (B, D)

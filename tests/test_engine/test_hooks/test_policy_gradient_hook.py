@@ -33,8 +33,10 @@ class ToyPolicyHead(BaseModule, PolicyHeadMixin):
         self._init_policy_state(exploration, baseline_mode)
         self.fc = nn.Linear(1, 1)
         self.seen = []  # (exploration, external_baseline, baseline_mode)
+        self.warmup_seen = []  # policy_warmup at each loss call
 
     def loss(self, x):
+        self.warmup_seen.append(self.policy_warmup)
         self.seen.append(
             (self.exploration, self.external_baseline, self.baseline_mode))
         base = (self.external_baseline if self.baseline_mode == 'running_mean'
@@ -318,6 +320,47 @@ def test_real_runner_resume_continues_baseline(tmp_path):
     assert seen == pytest.approx(full_seen[2:])  # 0.4, then 0.7
 
 
+# ---------------------------------------------------------------- warm-up
+def test_warmup_flag_from_runner_iter(tmp_path):
+    """warmup_iters=3 of 4 iterations: the head sees the flag set in
+    iterations 0, 1, 2 and cleared in 3; cleared again after training."""
+    runner = _runner(tmp_path, dict(warmup_iters=3))
+    runner.train()
+    assert runner.model.head.warmup_seen == [True, True, True, False]
+    assert runner.model.head.policy_warmup is False
+    default = _runner(tmp_path / 'default', {})
+    default.train()
+    assert default.model.head.warmup_seen == [False] * 4
+
+
+def test_warmup_is_a_function_of_iter_not_of_history():
+    """A hook that never ran before (a resumed process) starts at the right
+    place: iteration 5 of warmup_iters=6 is in, 6 is out."""
+    model = ToyModel(num_heads=2)
+    hook = PolicyGradientHook(warmup_iters=6)
+    for it, expected in ((5, True), (6, False), (0, True)):
+        runner = _mock_runner(model, it=it)
+        hook.before_train_iter(runner, it)
+        assert model.head.policy_warmup is expected
+        assert model.aux['policy'].policy_warmup is expected
+
+
+def test_resume_inside_the_warmup(tmp_path):
+    """Killed after iteration 2 (checkpoint iter_2.pth) of a 3-iteration
+    warm-up, the resumed run is in the warm-up for iteration 2 only, as the
+    uninterrupted one; nothing about the warm-up is in the checkpoint."""
+    part = _runner(tmp_path / 'part', dict(warmup_iters=3), max_iters=2)
+    part.train()
+    ckpt = tmp_path / 'part' / 'iter_2.pth'
+    saved = torch.load(ckpt, weights_only=False)
+    assert not any('warm' in k or 'train_iters' in k
+                   for k in saved['state_dict'])
+    resumed = _runner(tmp_path / 'resumed', dict(warmup_iters=3),
+                      resume=True, load_from=str(ckpt))
+    resumed.train()
+    assert resumed.model.head.warmup_seen == [True, False]
+
+
 # ------------------------------------------------------ wrappers, errors
 @MODEL_WRAPPERS.register_module(force=True)
 class _FakeWrapperForPGHookTest(nn.Module):
@@ -364,6 +407,9 @@ def test_schedule_on_head_without_exploration_raises():
     (dict(baseline_momentum=1.0), ValueError, r'baseline_momentum.*\[0, 1\)'),
     (dict(baseline_momentum='0.9'), ValueError, 'baseline_momentum'),
     (dict(log_stats='yes'), TypeError, 'log_stats'),
+    (dict(warmup_iters=-1), ValueError, 'warmup_iters must be an int >= 0'),
+    (dict(warmup_iters=2.5), ValueError, 'warmup_iters'),
+    (dict(warmup_iters=True), ValueError, 'warmup_iters'),
     (dict(exploration_schedule=0.1), TypeError, 'must be a dict'),
     (dict(exploration_schedule=dict(type='exp', start=1, end=0.1, steps=2)),
      ValueError, 'type must be one of'),

@@ -136,13 +136,32 @@ def test_gradient_routing(detach):
                                                             abs=1e-2)
 
 
-def test_policy_warmup_gates_loss_pg_and_is_in_the_state_dict():
-    head = _head(policy_warmup_iters=2)
-    head.train()
-    pg = [head.loss(_feats(), _samples([[0], [1]]))['loss_pg'].item()
-          for _ in range(3)]
-    assert pg[0] == 0 and pg[1] == 0 and pg[2] != 0
-    assert head.state_dict()['train_iters'].item() == 3
+def test_policy_warmup_flag_zeroes_loss_pg():
+    """The hook's warm-up flag: ``loss_pg`` is exactly 0 (and its gradient),
+    the other losses are the same; cleared, it is the full loss."""
+    out = {}
+    for warmup in (True, False):
+        head = _head().train()
+        head.set_policy_warmup(warmup)
+        torch.manual_seed(1)
+        out[warmup] = head.loss(_feats(), _samples([[0], [1]]))
+    assert out[True]['loss_pg'].item() == 0
+    assert out[False]['loss_pg'].item() != 0
+    for key in ('loss_cls', 'loss_value', 'reward'):
+        assert torch.equal(out[True][key], out[False][key]), key
+
+
+def test_checkpoint_with_the_old_warmup_buffer_loads():
+    """A checkpoint written while the head counted its warm-up in a
+    ``train_iters`` buffer still loads, strictly."""
+    head = _head()
+    state = head.state_dict()
+    assert 'train_iters' not in state
+    old = dict(state, train_iters=torch.tensor(9))
+    fresh = _head(entropy_weight=0.)
+    fresh.load_state_dict(old, strict=True)
+    for k, v in state.items():
+        assert torch.equal(fresh.state_dict()[k], v), k
 
 
 def test_predict_fields_and_greedy_emission():

@@ -159,8 +159,9 @@ def test_image_without_labels_is_masked_out():
 
 
 def test_random_locations_and_warmup_have_no_policy_loss():
-    for kw in (dict(random_locations=True), dict(random_warmup_iters=5)):
+    for kw, warmup in ((dict(random_locations=True), False), ({}, True)):
         head = _head(**kw).train()
+        head.set_policy_warmup(warmup)
         losses = head.loss((torch.randn(2, 2, 6, 6),), _samples([[0], [1]]))
         assert losses['loss_pg'] == 0
 
@@ -224,17 +225,46 @@ def test_proposal_regions_one_per_step_and_whole_image_fallback():
 
 
 
-def test_warmup_counter_is_saved_and_restored():
-    head = _head(random_warmup_iters=2).train()
+def test_warmup_flag_looks_at_random_locations():
+    """While the hook's warm-up flag is set the locations are uniform random
+    (the same draws as ``rand * 2 - 1`` under the same seed), not the
+    policy's samples; cleared, the sampled policy is reinforced."""
+    head = _head().train()
     feats = torch.randn(2, 2, 6, 6)
-    for _ in range(2):  # warm-up: random locations, no policy loss
-        assert head.loss((feats,), _samples([[0], [1]]))['loss_pg'] == 0
+    head.set_policy_warmup(True)
+    torch.manual_seed(3)
+    head.loss((feats,), _samples([[0], [1]]))
+    torch.manual_seed(3)
+    uniform = torch.rand(2, 2, 2) * 2 - 1  # (step, image, xy): the draws
+    for i, key in enumerate(('loc_mean_x', 'loc_mean_y')):
+        assert head.rl_stats[key].item() == pytest.approx(
+            uniform[..., i].mean().item(), abs=1e-6)
+    head.set_policy_warmup(False)
+    assert head.loss((feats,), _samples([[0], [1]]))['loss_pg'] != 0
+    with pytest.raises(TypeError, match='bool'):
+        head.set_policy_warmup(1)
+
+
+def test_checkpoint_with_the_old_warmup_counter_loads():
+    """A checkpoint written while the head kept its warm-up counter as
+    module extra state (``head._extra_state``) still loads, strictly."""
+    head = _head()
     state = head.state_dict()
-    fresh = _head(random_warmup_iters=2).train()
-    fresh.load_state_dict(state)
-    assert fresh._train_iters == 2
-    # past the warm-up: the sampled policy is reinforced
-    assert fresh.loss((feats,), _samples([[0], [1]]))['loss_pg'] != 0
+    assert not any(k.endswith('_extra_state') for k in state)
+    old = dict(state, _extra_state={'train_iters': 7})
+    fresh = _head(sigma=0.3)
+    fresh.load_state_dict(old, strict=True)
+    for k, v in state.items():
+        assert torch.equal(fresh.state_dict()[k], v), k
+    # through marl_mm's checked loading (resume, test): the stale key is
+    # reported as ignored, every weight is loaded
+    from marl_mm.utils import load_state_dict_checked
+    fresh = _head(sigma=0.3)
+    diff = load_state_dict_checked(fresh, old, 'old.pth', 'exact')
+    assert diff.unexpected == ['_extra_state'] and not diff.missing
+    for k, v in state.items():
+        assert torch.equal(fresh.state_dict()[k], v), k
+
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match='loss_type'):
