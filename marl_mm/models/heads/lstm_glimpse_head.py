@@ -63,7 +63,8 @@ them: ``docs/rarl.md`` (synthetic task of
   size; with warm-up it learned on 1 of 3 seeds, raw advantages on 4 of 4.
   'std' divides by the batch std, 'meanstd' also subtracts the mean.
 * ``loss_type``: 'squared' (paper) | 'soft_ce' (paper's alternative) | 'bce'
-  (sigmoid binary cross-entropy on the pooled scores, mean over elements).
+  (sigmoid binary cross-entropy on the pooled scores, mean over the D
+  classes and the labelled images).
   On the synthetic single-label task 'bce' did not train Ours-C's classifier
   even with warm-up (reward 0.37 vs 0.36 random); METHOD.md saw the
   opposite on cluttered multi-label images: keep it an option.
@@ -71,7 +72,16 @@ them: ``docs/rarl.md`` (synthetic task of
   shared state. Detached (or ``policy_state_grad_scale=0.1``, a scaled
   gradient), the locations did not depend on the image (reward at or below
   random locations).
-* ``loc_zero_init=True`` (paper: False): every image starts at the centre.
+* ``loc_zero_init=True`` (paper: False): every image starts at the centre
+  (``mu = 0``, away from tanh saturation: from random init the locations
+  of a randomly initialised layer collapsed to a corner, METHOD.md "Known
+  pitfalls"; the paper-policy ablation spread 0.09, docs/rarl.md). The
+  price: ``d mu / d state = W_l = 0`` at init, so the REINFORCE gradient
+  that the paper sends into the LSTM and the semantic FC is exactly zero
+  until the first updates of ``W_l`` (REINFORCE reaches ``W_l`` itself at
+  once); with ``loc_zero_init=False`` it flows from the first iteration.
+  ``tests/test_models/test_heads/test_lstm_glimpse_head.py``
+  (``test_reinforce_reaches_the_state``) checks both.
 * ``lambda_mu=0``: weight of a penalty on the squared pre-tanh location mean
   (keeps mu out of tanh saturation), added to ``loss_pg``; 0.1 with warm-up
   did not help (0.45 vs 0.46).
@@ -412,14 +422,17 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
 
     def _cls_loss(self, scores: torch.Tensor, y: torch.Tensor,
                   valid: torch.Tensor) -> torch.Tensor:
-        if self.loss_type == 'bce':
-            return F.binary_cross_entropy_with_logits(scores, y)
-        p_hat = y / y.sum(-1, keepdim=True).clamp(min=1)  # (B, D)
-        if self.loss_type == 'squared':
-            per_image = (scores.softmax(-1) - p_hat).pow(2).sum(-1)  # (B,)
+        if self.loss_type == 'bce':  # mean over the D classes
+            per_image = F.binary_cross_entropy_with_logits(
+                scores, y, reduction='none').mean(-1)  # (B,)
         else:
-            per_image = -(p_hat * scores.log_softmax(-1)).sum(-1)  # (B,)
-        # images without labels have no p_hat: excluded
+            p_hat = y / y.sum(-1, keepdim=True).clamp(min=1)  # (B, D)
+            if self.loss_type == 'squared':
+                per_image = (scores.softmax(-1) - p_hat).pow(2).sum(-1)
+            else:
+                per_image = -(p_hat * scores.log_softmax(-1)).sum(-1)
+        # images without labels (no p_hat, no reward) are excluded from
+        # every loss
         return (per_image * valid).sum() / valid.sum().clamp(min=1)
 
     def loss(self, feats, data_samples: List[DataSample]) -> Dict[str,

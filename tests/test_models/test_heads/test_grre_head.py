@@ -164,6 +164,126 @@ def test_checkpoint_with_the_old_warmup_buffer_loads():
         assert torch.equal(fresh.state_dict()[k], v), k
 
 
+def _relation_by_hand(grre, xs):
+    """O_i of Eqs. 7-8 over the compact list ``xs`` of emitted glimpses."""
+    f = [torch.zeros(grre.hidden_channels) for _ in xs]
+    outs = []
+    for i in range(len(xs)):
+        others = [k for k in range(len(xs)) if k != i]
+        h = {k: torch.tanh(grre.w_hx.weight @ xs[k] + grre.w_hx.bias +
+                           grre.w_hf.weight @ f[k]) for k in others}
+        logit = torch.stack([grre.w_zx.weight[0] @ xs[k] + grre.w_zx.bias[0]
+                             + grre.w_zf.weight[0] @ f[k] for k in others]
+                            ) if others else torch.zeros(0)
+        z = logit.exp() / logit.exp().sum()
+        for j, k in enumerate(others):
+            f[k] = z[j] * h[k]  # f_i keeps its previous value
+        outs.append(sum((f[k] for k in others),
+                        torch.zeros(grre.hidden_channels)))
+    return outs
+
+
+def _eq9_by_hand(head, x, c, emitted, with_cp=True, with_op=True):
+    """P_i = softmax(W_xp X_i + W_cp C_i + W_op O_i) of one emission
+    sequence: ``{glimpse index: P_i}`` over the emitted glimpses."""
+    idx = emitted.nonzero()[:, 0].tolist()
+    o = _relation_by_hand(head.relation, [x[k] for k in idx])
+    out = {}
+    for j, k in enumerate(idx):
+        logit = head.w_xp.weight @ x[k] + head.w_xp.bias
+        if with_cp:
+            logit = logit + head.w_cp.weight @ c[k]
+        if with_op:
+            logit = logit + head.w_op.weight @ o[j]
+        out[k] = logit.exp() / logit.exp().sum()
+    return out
+
+
+def _reward_by_hand(P, labels, emit_cost=0.):
+    """Eq. 6: distinct argmax labels of the emitted glimpses."""
+    if not P:
+        return -10.
+    predicted = {int(p.argmax()) for p in P.values()}
+    n_pos = len(predicted & set(labels))
+    return n_pos * 1. - (len(predicted) - n_pos) * 0.1 - emit_cost * len(P)
+
+
+def test_eq9_with_context_and_relation_terms_by_hand():
+    """Full Eq. 9 (W_xp X_i + b, W_cp C_i, W_op O_i with O_i of Eqs. 7-8)
+    against a hand computation, for predict's glimpse scores and image
+    scores (category-wise max over the emitted glimpses)."""
+    head = _head(relation_channels=5)
+    with torch.no_grad():
+        head.relation.w_hx.bias.normal_()  # non-zero biases are checked too
+        head.relation.w_zx.bias.normal_()
+        head.emission.fc.weight.zero_()
+        head.emission.fc.weight[0, 0] = 10.
+        head.emission.fc.bias.fill_(-5.)  # emit where x[..., 0] > 0.5
+    feats = _feats(b=3, t=5, seed=4)
+    feats.x[:, :, 0] = torch.tensor([[.9, .1, .8, .7, .2],
+                                     [.2, .6, .9, .1, .1],
+                                     [.7, .7, .7, .7, .7]])  # 3, 2, 5 emitted
+    out = head.predict(feats)
+    for b, ds in enumerate(out):
+        emitted = ds.emission_mask
+        P = _eq9_by_hand(head, feats.x[b].detach(), feats.c[b], emitted)
+        assert sorted(P) == emitted.nonzero()[:, 0].tolist() and len(P) > 1
+        for k, p in P.items():
+            torch.testing.assert_close(ds.glimpse_scores[k], p,
+                                       atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(
+            ds.pred_score, torch.stack(list(P.values())).amax(0),
+            atol=1e-6, rtol=1e-5)
+        # the W_cp and W_op terms are not negligible in this case
+        for kw in (dict(with_cp=False), dict(with_op=False)):
+            other = _eq9_by_hand(head, feats.x[b].detach(), feats.c[b],
+                                 emitted, **kw)
+            assert max((other[k] - P[k]).abs().max() for k in P) > 1e-3
+
+
+def test_loss_pg_and_value_loss_by_hand():
+    """Eq. 5 as the head computes it: K sampled emission sequences,
+    R of Eq. 6 (with emit_cost), a learned value baseline b = MLP(mean_t
+    X_t), A = (R - b) normalised over the batch ('meanstd'),
+    loss_pg = lambda_pg * -mean(A sum_t log pi(e_t)) - w_H * mean H(p_t),
+    loss_value = lambda_value * mean (b - R)^2; everything by hand."""
+    K = 3
+    head = _head(num_samples=K, lambda_pg=0.7, lambda_value=0.4,
+                 entropy_weight=0.05, reward=dict(emit_cost=0.1)).train()
+    with torch.no_grad():
+        head.emission.fc.weight.normal_(0., 2.)  # p_t spread out
+    feats = _feats(b=2, t=4, seed=2)
+    labels = [[0, 2], [1]]
+    torch.manual_seed(3)
+    losses = head.loss(feats, _samples(labels))
+
+    x, c = feats.x.detach(), feats.c
+    fc = head.emission.fc
+    p = torch.sigmoid(x @ fc.weight[0] + fc.bias[0])  # (B, T)
+    torch.manual_seed(3)
+    e = torch.bernoulli(p.repeat_interleave(K, 0)).bool()  # (B*K, T)
+    reward = torch.tensor([
+        _reward_by_hand(_eq9_by_hand(head, x[n // K], c[n // K], e[n]),
+                        labels[n // K], emit_cost=0.1)
+        for n in range(2 * K)])
+    assert reward.unique().numel() > 1  # a case where the advantage varies
+    fc1, _, fc2 = head.baseline.net
+    b = (torch.relu(x.mean(1) @ fc1.weight.t() + fc1.bias) @ fc2.weight.t()
+         + fc2.bias)[:, 0].repeat_interleave(K)  # (B*K,)
+    a = reward - b
+    a = (a - a.mean()) / (a.std(unbiased=False) + 1e-6)
+    pr = p.repeat_interleave(K, 0)
+    log_pi = torch.where(e, pr.log(), (1 - pr).log()).sum(1)  # (B*K,)
+    entropy = -(p * p.log() + (1 - p) * (1 - p).log()).mean()
+    loss_pg = 0.7 * -(a * log_pi).mean() - 0.05 * entropy
+    torch.testing.assert_close(losses['loss_pg'], loss_pg, atol=1e-5,
+                               rtol=1e-5)
+    torch.testing.assert_close(losses['loss_value'],
+                               0.4 * ((b - reward) ** 2).mean(), atol=1e-6,
+                               rtol=1e-5)
+    torch.testing.assert_close(losses['reward'], reward.mean())
+
+
 def test_predict_fields_and_greedy_emission():
     head = _head()
     with torch.no_grad():

@@ -2,6 +2,7 @@
 computation, the REINFORCE loss against its formula, gradient routing,
 images without labels, predictions, and every RARL config's head."""
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,66 @@ def test_gradient_routing(loss_type):
         and _grads(head.embed) == 0
 
 
+def test_reinforce_reaches_the_state():
+    """The paper's REINFORCE gradient into the shared state: with
+    ``loc_zero_init=False`` (paper) loss_pg sends a non-zero gradient into
+    the LSTM and the semantic FC from the first iteration; with the default
+    zero-initialised output layer ``d mu / d state = W_l = 0``, so it is
+    exactly zero there at init (W_l itself is reached) and flows once W_l
+    has moved."""
+    feats = torch.randn(4, 2, 6, 6)
+    labels = _samples([[0], [1], [2], [0, 2]])
+    paper = _head(loc_zero_init=False).train()
+    paper.zero_grad()
+    paper.loss((feats,), labels)['loss_pg'].backward()
+    assert _grads(paper.lstm) > 0 and _grads(paper.embed) > 0
+
+    head = _head().train()  # loc_zero_init=True
+    head.zero_grad()
+    head.loss((feats,), labels)['loss_pg'].backward()
+    assert _grads(head.lstm) == 0 and _grads(head.embed) == 0
+    assert _grads(head.loc_net) > 0
+    torch.optim.SGD(head.loc_net.parameters(), lr=0.1).step()
+    head.zero_grad()
+    head.loss((feats,), labels)['loss_pg'].backward()
+    assert _grads(head.lstm) > 0 and _grads(head.embed) > 0
+
+
+def test_reinforce_with_learned_baseline_by_hand():
+    """loss_pg = mean over labelled images of -sum_t log pi(l_t) (R - b_t)
+    and loss_baseline = lambda_b * mean over labelled images of
+    mean_t (b_t - R)^2, with b_t = MLP(s_t) and log pi written out."""
+    head = _head(loc_zero_init=False, lambda_b=0.5).train()
+    feats = torch.randn(3, 2, 6, 6)
+    labels = [[0], [], [1, 2]]  # image 1 has no labels: no term
+    torch.manual_seed(5)
+    losses = head.loss((feats,), _samples(labels))
+    torch.manual_seed(5)
+    out = head.glimpse((feats,), 'sample')
+    top = out['scores'].argsort(-1, descending=True)
+    reward = torch.tensor([
+        len(set(top[i, :len(lab)].tolist()) & set(lab)) / max(len(lab), 1)
+        for i, lab in enumerate(labels)])  # (B,)
+    fc1, _, fc2 = head.baseline.net
+    s = out['states']  # (B, T, S)
+    b = (torch.relu(s @ fc1.weight.t() + fc1.bias) @ fc2.weight.t()
+         + fc2.bias)[..., 0]  # (B, T)
+    z = (out['actions'] - out['mu']) / 0.11
+    logp = (-0.5 * z ** 2 - math.log(0.11)
+            - 0.5 * math.log(2 * math.pi)).sum(-1)  # (B, T)
+    keep = [0, 2]
+    pg = -(logp * (reward[:, None] - b)).sum(1)[keep].mean()
+    base = 0.5 * ((b - reward[:, None]) ** 2).mean(1)[keep].mean()
+    torch.testing.assert_close(losses['loss_pg'], pg, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(losses['loss_baseline'], base, atol=1e-5,
+                               rtol=1e-5)
+    torch.testing.assert_close(losses['reward'], reward[keep].mean())
+    # the baseline is not pushed by REINFORCE, only by its MSE
+    head.zero_grad()
+    losses['loss_pg'].backward(retain_graph=True)
+    assert _grads(head.baseline) == 0
+
+
 def test_detached_policy_state_keeps_reinforce_out_of_lstm():
     head = _head(policy_detach_state=True).train()
     losses = head.loss((torch.randn(4, 2, 6, 6),),
@@ -149,13 +210,29 @@ def test_detached_policy_state_keeps_reinforce_out_of_lstm():
     assert _grads(head.loc_net) > 0 and _grads(head.lstm) == 0
 
 
-def test_image_without_labels_is_masked_out():
-    head = _head().train()
+@pytest.mark.parametrize('loss_type', ['squared', 'soft_ce', 'bce'])
+def test_image_without_labels_is_masked_out(loss_type):
+    head = _head(loss_type=loss_type).train()
     feats = torch.randn(3, 2, 6, 6, requires_grad=True)
+    torch.manual_seed(1)
     losses = head.loss((feats,), _samples([[0], [], [1, 2]]))
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert feats.grad[1].abs().sum() == 0
     assert feats.grad[0].abs().sum() > 0 and feats.grad[2].abs().sum() > 0
+    # loss_cls by hand over the two labelled images (same sampled glimpses)
+    torch.manual_seed(1)
+    scores = head.glimpse((feats.detach(),), 'sample')['scores'][[0, 2]]
+    y = torch.tensor([[1., 0., 0.], [0., 1., 1.]])
+    if loss_type == 'bce':
+        q = scores.sigmoid()
+        per_image = -(y * q.log() + (1 - y) * (1 - q).log()).mean(-1)
+    else:
+        p_hat = y / y.sum(-1, keepdim=True)
+        p = scores.softmax(-1)
+        per_image = ((p - p_hat) ** 2).sum(-1) if loss_type == 'squared' \
+            else -(p_hat * p.log()).sum(-1)
+    torch.testing.assert_close(losses['loss_cls'], per_image.mean(),
+                               atol=1e-5, rtol=1e-5)
 
 
 def test_random_locations_and_warmup_have_no_policy_loss():
