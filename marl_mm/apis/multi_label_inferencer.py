@@ -38,7 +38,6 @@ from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from ..evaluation.metrics.functional import topk_thr_binarize
-from ..models.heads import LSTMGlimpseHead
 from ..utils import load_checkpoint_checked
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
@@ -321,10 +320,10 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     with ``pred_label`` set to the label set and, for RARL,
     ``glimpse_scores`` added.
 
-    RARL data samples get ``glimpse_scores`` ``(T, D)``: the probabilities
-    of each step's class-wise max over its k regions (read from the head's
-    classifier during the same forward pass, through a PyTorch forward hook),
-    so the visualiser can print every step's top label.
+    RARL data samples carry ``glimpse_scores`` ``(T, D)`` from the head
+    (``LSTMGlimpseHead.predict``): the probabilities of each step's
+    class-wise max over its k regions, so the visualiser can print every
+    step's top label.
     """
 
     preprocess_kwargs: set = set()
@@ -477,7 +476,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     # ------------------------------------------------------------- forward
     @torch.no_grad()
     def forward(self, inputs: dict, **rules) -> List[DataSample]:
-        """``model.test_step`` plus the label set (and RARL step scores).
+        """``model.test_step`` plus the label set.
 
         ``rules``: the ``thr`` / ``topk`` / ``class_thr`` given to this call;
         they replace the constructor's rules as a whole (``topk=3`` alone
@@ -490,18 +489,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         class_thr = self._class_thr(rules.get('class_thr', None))
         if thr is None and topk is None and class_thr is None:
             thr = DEFAULT_THR
-        step_scores = []
-        head = getattr(self.model, 'head', None)
-        hook = None
-        if isinstance(head, LSTMGlimpseHead):
-            hook = head.cls.register_forward_hook(
-                lambda module, args, out: step_scores.append(out))
-        try:
-            preds = self.model.test_step(inputs)
-        finally:
-            if hook is not None:
-                hook.remove()
-        self._add_step_scores(head, preds, step_scores)
+        preds = self.model.test_step(inputs)
 
         scores = torch.stack([p.pred_score.float() for p in preds]).cpu()
         if self.classes is not None and scores.shape[1] != len(self.classes):
@@ -513,21 +501,6 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         for pred, label in zip(preds, labels):
             pred.set_pred_label(torch.tensor(label, dtype=torch.long))
         return preds
-
-    @staticmethod
-    def _add_step_scores(head, preds: List[DataSample],
-                         step_scores: List[torch.Tensor]) -> None:
-        """RARL: ``glimpse_scores`` (T, D) from the T calls of ``head.cls``
-        (each ``(B, k, D)``); skipped if the calls do not match one pass."""
-        if not step_scores or 'glimpse_scores' in preds[0]:
-            return
-        if len(step_scores) != head.num_steps or \
-                step_scores[0].shape[0] != len(preds):
-            return  # e.g. ten-view testing: several passes per image
-        pooled = torch.stack(step_scores, 1).amax(2)  # (B, T, D)
-        probs = head._probabilities(pooled)  # (B, T, D): as pred_score
-        for pred, p in zip(preds, probs):
-            pred.set_field(p.detach(), 'glimpse_scores')
 
     # ----------------------------------------------------------- visualise
     def visualize(self,
