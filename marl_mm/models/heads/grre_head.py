@@ -92,7 +92,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample, label_to_onehot
+from mmpretrain.structures import DataSample
 
 from ..glimpse.emission_indicator import EmissionIndicator
 from ..glimpse.emission_reward import EmissionReward
@@ -101,6 +101,7 @@ from ..glimpse.grre_plain_rnn import GRREPlainRNN
 from ..glimpse.policy_head_mixin import ADVANTAGE_NORMS, PolicyHeadMixin
 from ..glimpse.reward_baseline import RewardBaseline
 from ..necks.glimpse_features import GlimpseFeatures
+from .targets import multi_hot_targets
 
 ASSIGNMENTS = ('soft', 'best_gt')
 RELATIONS = ('grre', 'rnn', 'none')
@@ -238,24 +239,6 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                 f'{got}; set use_context=False for the w/o CE ablation')
         return feats
 
-    def _targets(self, data_samples: List[DataSample],
-                 device: torch.device) -> torch.Tensor:
-        rows = []
-        for i, ds in enumerate(data_samples):
-            if 'gt_score' in ds:
-                rows.append(ds.gt_score.float())
-            elif 'gt_label' in ds:
-                rows.append(label_to_onehot(ds.gt_label,
-                                            self.num_classes).float())
-            else:
-                raise ValueError(f'GRREHead.loss: data_samples[{i}] has '
-                                 'neither gt_score nor gt_label')
-        y = torch.stack(rows).to(device)  # (B, D)
-        if y.shape[-1] != self.num_classes:
-            raise ValueError(f'GRREHead.loss: gt_score has {y.shape[-1]} '
-                             f'classes, expected {self.num_classes}')
-        return y
-
     def _glimpse_log_probs(self, feats: GlimpseFeatures, emitted: torch.Tensor,
                            num_samples: int) -> torch.Tensor:
         """Eq. 9 for every candidate, ``log P`` of shape ``(B*K, T, D)``.
@@ -349,7 +332,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         feats = self._features(feats)
         x = feats.x  # (B, T, Dx)
         k = self.num_samples
-        y = self._targets(data_samples, x.device).repeat_interleave(k, 0)
+        y = multi_hot_targets(data_samples, self.num_classes, x.device,
+                              type(self).__name__).repeat_interleave(k, 0)
         if self.use_emission:
             logits = self.emission(x)  # (B, T)
             emitted = EmissionIndicator.sample(logits, k)  # (B*K, T)

@@ -115,7 +115,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample, label_to_onehot
+from mmpretrain.structures import DataSample
 
 from ..glimpse.gaussian_location_policy import GaussianLocationPolicy
 from ..glimpse.glimpse_anchors import GlimpseAnchors
@@ -123,6 +123,7 @@ from ..glimpse.policy_head_mixin import ADVANTAGE_NORMS, PolicyHeadMixin
 from ..glimpse.region_cropper import RegionCropper
 from ..glimpse.reward_baseline import RewardBaseline
 from ..glimpse.top_k_recall_reward import TopKRecallReward
+from .targets import multi_hot_targets
 
 LOSS_TYPES = ('squared', 'soft_ce', 'bce')
 REGION_SOURCES = ('anchors', 'proposals')
@@ -401,25 +402,6 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         return self._probabilities(self.forward(feats))
 
     # --------------------------------------------------------------- loss
-    def _targets(self, data_samples: List[DataSample],
-                 device: torch.device) -> torch.Tensor:
-        rows = []
-        for i, ds in enumerate(data_samples):
-            if 'gt_score' in ds:
-                rows.append(ds.gt_score.float())
-            elif 'gt_label' in ds:
-                rows.append(label_to_onehot(ds.gt_label,
-                                            self.num_classes).float())
-            else:
-                raise ValueError(f'LSTMGlimpseHead.loss: data_samples[{i}] '
-                                 'has neither gt_score nor gt_label')
-        y = torch.stack(rows).to(device)  # (B, D)
-        if y.shape[-1] != self.num_classes:
-            raise ValueError(f'LSTMGlimpseHead.loss: gt_score has '
-                             f'{y.shape[-1]} classes, expected '
-                             f'{self.num_classes}')
-        return y
-
     def _cls_loss(self, scores: torch.Tensor, y: torch.Tensor,
                   valid: torch.Tensor) -> torch.Tensor:
         if self.loss_type == 'bce':  # mean over the D classes
@@ -448,7 +430,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             mode = 'random'
         out = self.glimpse(feats, mode, self._proposals(feats, data_samples))
         scores = out['scores']  # (B, D)
-        y = self._targets(data_samples, scores.device)
+        y = multi_hot_targets(data_samples, self.num_classes, scores.device,
+                              type(self).__name__)
         reward, valid = self.reward_fn(scores.detach(), y)  # (B,) each
         validf = valid.float()
         num_valid = validf.sum().clamp(min=1)
