@@ -31,6 +31,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
+from torch.distributions import Normal
 
 from mmpretrain.registry import MODELS
 
@@ -103,9 +104,10 @@ class GaussianLocationPolicy(BaseModule):
         """``log N(action; mu, sigma^2 I)`` summed over x and y: ``(B,)``,
         float32 (autocast off, inputs cast up)."""
         with no_autocast(mu):
-            z = (action.float() - mu.float()) / sigma
-            return (-0.5 * z.pow(2) - math.log(sigma)
-                    - 0.5 * math.log(2 * math.pi)).sum(-1)
+            # validate_args=False: a NaN mean (NaN features) must give a NaN
+            # loss that NonFiniteCheckHook reports, not a ValueError here
+            normal = Normal(mu.float(), sigma, validate_args=False)
+            return normal.log_prob(action.float()).sum(-1)
 
     @staticmethod
     def entropy(sigma: float) -> float:

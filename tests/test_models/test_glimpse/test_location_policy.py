@@ -7,18 +7,27 @@ import torch
 from marl_mm.models.glimpse import GaussianLocationPolicy
 
 
-def test_log_prob_matches_normal_density():
-    mu = torch.tensor([[0.1, -0.3], [0.5, 0.2]])
+def test_log_prob_and_its_gradient_by_hand():
+    """log N(a; mu, sigma^2 I) = sum_xy -z^2/2 - log(sigma sqrt(2 pi)),
+    z = (a - mu) / sigma, and d/d mu = (a - mu) / sigma^2."""
+    mu = torch.tensor([[0.1, -0.3], [0.5, 0.2]], requires_grad=True)
     act = torch.tensor([[0.2, -0.1], [0.4, 0.5]])
     sigma = 0.11
-    expected = torch.distributions.Normal(mu, sigma).log_prob(act).sum(-1)
-    torch.testing.assert_close(
-        GaussianLocationPolicy.log_prob(act, mu, sigma), expected)
-    # hand value for one coordinate pair
-    z = torch.tensor([0.1, 0.2]) / sigma
-    hand = float((-0.5 * z ** 2).sum() - 2 * math.log(sigma * math.sqrt(
-        2 * math.pi)))
-    assert abs(GaussianLocationPolicy.log_prob(act, mu, sigma)[0] - hand) < 1e-4
+    logp = GaussianLocationPolicy.log_prob(act, mu, sigma)
+    z = (act - mu.detach()) / sigma
+    hand = (-0.5 * z ** 2).sum(-1) - 2 * math.log(sigma * math.sqrt(
+        2 * math.pi))
+    torch.testing.assert_close(logp, hand, atol=1e-5, rtol=1e-6)
+    logp.sum().backward()
+    torch.testing.assert_close(mu.grad, (act - mu.detach()) / sigma ** 2,
+                               atol=1e-4, rtol=1e-6)
+
+
+def test_log_prob_of_a_nan_mean_is_nan_not_an_error():
+    """NaN features give a NaN loss for NonFiniteCheckHook to report."""
+    mu = torch.tensor([[float('nan'), 0.]])
+    logp = GaussianLocationPolicy.log_prob(torch.zeros(1, 2), mu, 0.11)
+    assert torch.isnan(logp).all()
 
 
 def test_zero_init_gives_centre_and_tanh_mean():
