@@ -1,4 +1,4 @@
-"""Checks shared by the marl_mm multi-label datasets.
+"""Checks shared by the marl_mm multi-label datasets and their converters.
 
 Images without any label ("unlabelled") are handled the same way by every
 dataset here (default chosen here): dropped unless ``keep_empty=True``, and
@@ -7,9 +7,40 @@ classification losses normalise the target, ``p_hat = y / ||y||_1``, which
 is undefined for an all-zero ``y``; so keeping them is meant for evaluation
 (``test_mode=True``), e.g. to reproduce RARNN's 40,504 COCO val images.
 """
-from typing import List, Sequence
+from pathlib import Path
+from typing import List, Sequence, Union
 
 from mmengine.logging import MMLogger
+
+
+def read_lines(path: Union[str, Path], layout: str) -> List[str]:
+    """Stripped lines of a text file; trailing empty lines are dropped, an
+    empty line inside the file is an error (it would shift every row after
+    it against a parallel file).
+
+    Args:
+        path: the text file (a label list, an image list, a 0/1 column...).
+        layout: where the expected files are described, named in the error
+            of a missing file (e.g. the converter's path).
+
+    Returns:
+        list[str]: the lines.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        ValueError: an empty line before the last non-empty one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'{path} not found (see the layout in '
+                                f'{layout})')
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    for i, line in enumerate(lines):
+        if not line:
+            raise ValueError(f'{path}: line {i + 1} is empty')
+    return lines
 
 
 def check_label_indices(labels: Sequence, num_classes: int, source: str,

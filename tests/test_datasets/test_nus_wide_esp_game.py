@@ -262,3 +262,20 @@ def test_checked_json_merges_duplicates_and_checks_classes(tmp_path):
         CheckedMultiLabelDataset(ann_file=ann, classes=['a', 'c', 'b'])
     with pytest.raises(FileNotFoundError, match='nus_wide.py'):
         NUSWIDE(ann_file=str(tmp_path / 'missing.json'))
+
+
+def test_read_lines_shared_by_both_converters(tmp_path):
+    from marl_mm.datasets.utils import read_lines
+    for name in ('nus_wide', 'esp_game'):
+        assert _tool(name).read_lines is read_lines
+    good = tmp_path / 'good.txt'
+    good.write_text(' a \nb\n\n\n')
+    assert read_lines(good, 'X') == ['a', 'b']  # trailing blanks dropped
+    bad = tmp_path / 'bad.txt'
+    bad.write_text('a\n\nb\n')
+    with pytest.raises(ValueError, match=r'bad\.txt: line 2 is empty'):
+        read_lines(bad, 'X')
+    with pytest.raises(FileNotFoundError,
+                       match=r'missing\.txt not found \(see the layout in '
+                       r'tools/x\.py\)'):
+        read_lines(tmp_path / 'missing.txt', 'tools/x.py')

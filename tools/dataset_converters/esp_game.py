@@ -33,24 +33,15 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from marl_mm.datasets.utils import read_lines
+
+#: where the expected files are described (this module's docstring)
+LAYOUT = 'tools/dataset_converters/esp_game.py'
+
 NUM_LABELS = 268
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
 #: element type of each binary format (the row length has the same type)
 VEC_DTYPES = {'.hvecs': np.dtype('<u2'), '.hvecs32': np.dtype('<u4')}
-
-
-def read_lines(path: Path) -> List[str]:
-    """Non-empty stripped lines of a text file (clear error if missing)."""
-    if not path.is_file():
-        raise FileNotFoundError(f'{path} not found (see the layout in '
-                                'tools/dataset_converters/esp_game.py)')
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    while lines and not lines[-1]:
-        lines.pop()
-    for i, line in enumerate(lines):
-        if not line:
-            raise ValueError(f'{path}: line {i + 1} is empty')
-    return lines
 
 
 def read_hvecs(path: Path) -> np.ndarray:
@@ -87,7 +78,7 @@ def read_hvecs(path: Path) -> np.ndarray:
 
 def read_text_matrix(path: Path) -> np.ndarray:
     """Read a plain-text matrix, one row a line."""
-    rows = [line.split() for line in read_lines(path)]
+    rows = [line.split() for line in read_lines(path, LAYOUT)]
     width = len(rows[0])
     for i, row in enumerate(rows):
         if len(row) != width:
@@ -150,7 +141,7 @@ def convert(root: str,
     """
     base = Path(root)
     dict_path = base / f'{prefix}_dictionary.txt'
-    classes = read_lines(dict_path)
+    classes = read_lines(dict_path, LAYOUT)
     if len(classes) != NUM_LABELS:
         raise ValueError(f'{dict_path} lists {len(classes)} labels, '
                          f'expected {NUM_LABELS}')
@@ -159,7 +150,8 @@ def convert(root: str,
     for split in ('train', 'test'):
         list_path = base / f'{prefix}_{split}_list.txt'
         annot_path = base / f'{prefix}_{split}_annot{annot_ext}'
-        names = [image_name(x, img_ext) for x in read_lines(list_path)]
+        names = [image_name(x, img_ext)
+                 for x in read_lines(list_path, LAYOUT)]
         labels = read_annotations(annot_path)
         if labels.shape[0] != len(names):
             raise ValueError(

@@ -39,22 +39,13 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from marl_mm.datasets.utils import read_lines
+
+#: where the expected files are described (this module's docstring)
+LAYOUT = 'tools/dataset_converters/nus_wide.py'
+
 NUM_CONCEPTS = 81
 GONG2013_NUM_TRAIN = 150_000
-
-
-def read_lines(path: Path) -> List[str]:
-    """Non-empty stripped lines of a text file (clear error if missing)."""
-    if not path.is_file():
-        raise FileNotFoundError(f'{path} not found (see the layout in '
-                                'tools/dataset_converters/nus_wide.py)')
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    while lines and not lines[-1]:
-        lines.pop()
-    for i, line in enumerate(lines):
-        if not line:
-            raise ValueError(f'{path}: line {i + 1} is empty')
-    return lines
 
 
 def image_rel_path(line: str) -> str:
@@ -66,7 +57,7 @@ def image_rel_path(line: str) -> str:
 def read_label_column(path: Path, list_file: Path, num_images: int
                       ) -> np.ndarray:
     """One concept's 0/1 labels, checked against the image list length."""
-    lines = read_lines(path)
+    lines = read_lines(path, LAYOUT)
     if len(lines) != num_images:
         raise ValueError(
             f'{path} has {len(lines)} lines but {list_file} lists '
@@ -93,7 +84,7 @@ def read_official_split(concepts: Sequence[str], image_list: Path,
     Returns:
         dict with ``paths`` (list of str) and ``labels`` ((N, 81) bool).
     """
-    paths = [image_rel_path(x) for x in read_lines(image_list)]
+    paths = [image_rel_path(x) for x in read_lines(image_list, LAYOUT)]
     columns = [
         read_label_column(labels_dir / f'Labels_{c}_{split}.txt', image_list,
                           len(paths)) for c in concepts
@@ -144,7 +135,7 @@ def convert(root: str,
                          f'{split!r}')
     base = Path(root)
     concepts_path = base / concepts_file
-    concepts = read_lines(concepts_path)
+    concepts = read_lines(concepts_path, LAYOUT)
     if len(concepts) != NUM_CONCEPTS:
         raise ValueError(f'{concepts_path} lists {len(concepts)} concepts, '
                          f'expected {NUM_CONCEPTS}')
