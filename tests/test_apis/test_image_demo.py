@@ -3,7 +3,6 @@ inferencer's probabilities and marks the label set; --show-glimpses writes a
 PNG of the image's size; one run through a real subprocess. A folder or
 several images give one result per image under its own name; --skip-bad
 reports unreadable images and goes on; user errors are one line."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / 'configs'
@@ -23,23 +23,7 @@ CLASSES = ('circle', 'square', 'triangle', 'cross', 'star', 'diamond',
 SIZE = 64  # test input side (the quick-start configs use 128)
 
 
-def _load_demo():
-    spec = importlib.util.spec_from_file_location(
-        '_image_demo', REPO_ROOT / 'demo' / 'image_demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load_demo()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+demo = load_tool('demo/image_demo.py')
 
 
 def tiny_setup(name: str, root: Path, seed: int):

@@ -27,15 +27,6 @@ STD = np.array([58.395, 57.12, 57.375])
 SIZE = 64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread: on a shared 2-core machine more threads only contend."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def shapes_config(name: str) -> Config:
     """A quick-start config at SIZE px, with the head sized for the 8 shapes
     classes (resnet18_gap_shapes.py inherits 20 classes from its VOC base;

@@ -1,7 +1,6 @@
 """NUS-WIDE and ESP Game: fake copies of the official files go through the
 converters and the datasets; label sets are checked against the matrices
 the fakes were written from."""
-import importlib.util
 import json
 import struct
 from pathlib import Path
@@ -11,21 +10,13 @@ import pytest
 
 import marl_mm  # noqa: F401
 from marl_mm.datasets import ESPGame, NUSWIDE, CheckedMultiLabelDataset
+from tests_conftest import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'_converter_{name}', REPO / 'tools' / 'dataset_converters' /
-        f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-nus_wide = _tool('nus_wide')
-esp_game = _tool('esp_game')
+nus_wide = load_tool('tools/dataset_converters/nus_wide.py')
+esp_game = load_tool('tools/dataset_converters/esp_game.py')
 
 
 # ----------------------------------------------------------------- NUS-WIDE
@@ -266,8 +257,8 @@ def test_checked_json_merges_duplicates_and_checks_classes(tmp_path):
 
 def test_read_lines_shared_by_both_converters(tmp_path):
     from marl_mm.datasets.utils import read_lines
-    for name in ('nus_wide', 'esp_game'):
-        assert _tool(name).read_lines is read_lines
+    for tool in (nus_wide, esp_game):
+        assert tool.read_lines is read_lines
     good = tmp_path / 'good.txt'
     good.write_text(' a \nb\n\n\n')
     assert read_lines(good, 'X') == ['a', 'b']  # trailing blanks dropped

@@ -33,14 +33,6 @@ pytestmark = pytest.mark.skipif(
 init_default_scope('mmpretrain')
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _small_train_pipeline(config: str, size: int = 64, crop: int = 56):
     """The config's train pipeline at a small input size."""
     pipeline = Config.fromfile(str(CONFIGS / 'datasets' / config)) \

@@ -2,7 +2,6 @@
 dataset json is plain mmpretrain multi-label (the boxes sit in
 ``<split>_boxes.json``), and json lists under ``gt_bboxes`` become arrays in
 CheckedMultiLabelDataset, so mmcv's transforms move them with the image."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,21 +13,13 @@ from mmengine.registry import init_default_scope
 from mmpretrain.datasets import MultiLabelDataset
 
 from marl_mm.datasets import CheckedMultiLabelDataset
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SIZE = 64
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        '_generate_shapes',
-        REPO_ROOT / 'tools' / 'dataset_converters' / 'generate_shapes.py')
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    return gen
-
-
-gen = _generator()
+gen = load_tool('tools/dataset_converters/generate_shapes.py')
 
 
 @pytest.fixture(scope='module')

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from marl_mm.utils import safe_torch_load
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ITERS = 3  # 12 images / (2 ranks x batch 2)
@@ -41,14 +42,6 @@ MODEL = dict(
               loss_type='bce'))
 
 
-def _load_tool(path: Path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -58,7 +51,7 @@ def _free_port() -> int:
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('dist_train')
-    gen = _load_tool(REPO_ROOT / 'tools' / 'dataset_converters' /
+    gen = load_tool(REPO_ROOT / 'tools' / 'dataset_converters' /
                      'generate_shapes.py')
     gen.generate(str(tmp / 'shapes'), num_train=12, num_val=4, size=64,
                  max_objects=2, min_obj=8, max_obj=14)

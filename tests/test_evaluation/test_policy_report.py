@@ -15,6 +15,7 @@ from marl_mm.evaluation.policy_report import (rarl_policy_outputs,
                                               verdicts)
 from marl_mm.models.necks import GlimpseFeatures
 from mmpretrain.registry import MODELS
+from tests_conftest import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -292,7 +293,7 @@ def test_verdicts_name_the_collapses():
 
 
 def test_printed_report_explains_the_columns():
-    tool = _load_report_tool()
+    tool = load_tool('tools/analysis_tools/policy_report.py')
     report = _rarnn_report()
     text = tool.format_report(report)
     lines = text.splitlines()
@@ -305,13 +306,3 @@ def test_printed_report_explains_the_columns():
                                'probabilities') for line in lines)
     tail = lines[lines.index('verdicts:') + 1:]
     assert [line.strip() for line in tail] == verdicts(report)
-
-
-def _load_report_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        '_policy_report_tool',
-        REPO / 'tools' / 'analysis_tools' / 'policy_report.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod

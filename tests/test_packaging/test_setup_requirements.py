@@ -1,23 +1,20 @@
 """setup.py's dependency choices: full ``mmcv`` instead of ``mmcv-lite`` where
 an mmcv distribution is installed (requiring mmcv-lite there would install it
 over the full one), with the same version range."""
-import importlib.util
 import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope='module')
 def setup_py():
-    spec = importlib.util.spec_from_file_location('marl_mm_setup',
-                                                  REPO_ROOT / 'setup.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # setup() itself runs only as __main__
-    return module
+    # setup() itself runs only as __main__
+    return load_tool('setup.py', 'marl_mm_setup')
 
 
 def test_mminstall_requires_mmcv_lite_by_default(setup_py):

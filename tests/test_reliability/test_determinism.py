@@ -8,7 +8,6 @@ workers, which the quick-start data config seeds with
 ``randomness.seed``), RARNN in the main process. A third RARNN run with another seed differs, so the check can
 fail.
 """
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from mmengine.runner import Runner
 
 import marl_mm  # noqa: F401
 from mmpretrain.registry import HOOKS
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS = {}
@@ -60,11 +60,7 @@ class _DeterminismRecordHook(Hook):
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('determinism')
-    spec = importlib.util.spec_from_file_location(
-        'generate_shapes',
-        REPO_ROOT / 'tools' / 'dataset_converters' / 'generate_shapes.py')
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_tool('tools/dataset_converters/generate_shapes.py')
     gen.generate(str(tmp / 'shapes'), num_train=8, num_val=4, size=64,
                  max_objects=2, min_obj=8, max_obj=14)
     threads = torch.get_num_threads()

@@ -24,7 +24,6 @@ run in 2 data-loader workers started fresh each epoch and seeded by
 epoch 2, resumed from ``epoch_1.pth``: bit-identical again; resumed with
 mmengine's fixed per-worker seeds instead, it differs.
 """
-import importlib.util
 import multiprocessing as mp
 import os
 import shutil
@@ -40,6 +39,7 @@ from mmengine.registry import FUNCTIONS
 
 import marl_mm  # noqa: F401
 from mmpretrain.registry import HOOKS
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAX_ITERS, KILL_AFTER = 6, 4
@@ -54,13 +54,6 @@ FUNCTIONS.register_module(name='_mmengine_worker_init_fn',
 RESULTS = {}
 #: in the forked child: the iteration after which the child blocks
 PAUSE = {'after': None, 'marker': None}
-
-
-def _load_tool(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @HOOKS.register_module(force=True)
@@ -198,11 +191,11 @@ custom_hooks = {hooks!r}
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('resume')
-    gen = _load_tool(REPO_ROOT / 'tools' / 'dataset_converters' /
+    gen = load_tool(REPO_ROOT / 'tools' / 'dataset_converters' /
                      'generate_shapes.py')
     gen.generate(str(tmp / 'shapes'), num_train=16, num_val=8, size=64,
                  max_objects=2, min_obj=8, max_obj=14)
-    train = _load_tool(REPO_ROOT / 'tools' / 'train.py')
+    train = load_tool(REPO_ROOT / 'tools' / 'train.py')
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same in the forked child
     yield tmp, train

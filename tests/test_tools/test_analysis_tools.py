@@ -1,6 +1,5 @@
 """eval_metric.py and plot_per_class_ap.py on prediction files built here,
 checked against sklearn (AP, precision, recall) and a hand 11-point AP."""
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,22 +10,15 @@ import torch
 from PIL import Image
 from sklearn.metrics import (average_precision_score, precision_recall_curve,
                              precision_score, recall_score)
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL_DIR = REPO_ROOT / 'tools' / 'analysis_tools'
 
 
-def _load_tool(name):
-    sys.path.insert(0, str(TOOL_DIR))  # plot_per_class_ap imports eval_metric
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}',
-                                                  TOOL_DIR / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-eval_tool = _load_tool('eval_metric')
-plot_tool = _load_tool('plot_per_class_ap')
+sys.path.insert(0, str(TOOL_DIR))  # plot_per_class_ap imports eval_metric
+eval_tool = load_tool(TOOL_DIR / 'eval_metric.py')
+plot_tool = load_tool(TOOL_DIR / 'plot_per_class_ap.py')
 
 
 def _make_predictions(num_images, num_classes, seed, difficult=False):

@@ -1,7 +1,6 @@
 """tools/analysis_tools/benchmark.py runs on a tiny config and its report is
 complete and self-consistent. Nothing here is timed: only relations between
 the measured numbers, and the FLOP count against a count by hand."""
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASE_CONFIG = REPO_ROOT / 'configs' / 'rarl_resnet18_shapes.py'
@@ -23,15 +23,7 @@ model = dict(
 """
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'_tool_{name}', REPO_ROOT / 'tools' / 'analysis_tools' / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench = _load_tool('benchmark')
+bench = load_tool('tools/analysis_tools/benchmark.py')
 
 
 @pytest.fixture(scope='module')

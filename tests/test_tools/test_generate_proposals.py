@@ -1,20 +1,16 @@
 """tools/misc/generate_proposals.py: the offline stand-in for EdgeBoxes
 (boxes inside the image, NMS at 0.7 applied, at most the asked number, the
 best box on the drawn object) and its json output."""
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    'generate_proposals',
-    REPO_ROOT / 'tools' / 'misc' / 'generate_proposals.py')
-gp = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gp)
+gp = load_tool('tools/misc/generate_proposals.py')
 
 OBJECT = (90, 30, 140, 70)  # x1, y1, x2, y2 of the bright rectangle
 

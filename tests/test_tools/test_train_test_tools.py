@@ -1,6 +1,5 @@
 """The thin train/test front ends: flags fold into the config as documented,
 and a missing data root stops before any runner is built."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -8,21 +7,14 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / 'configs'
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'_tool_{name}', REPO_ROOT / 'tools' / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-train_tool = _load_tool('train')
-test_tool = _load_tool('test')
+train_tool = load_tool('tools/train.py')
+test_tool = load_tool('tools/test.py')
 
 
 def _cfg():
@@ -113,7 +105,7 @@ def _tiny_rarl_setup(root: Path, num_val: int = 5):
     import torch
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
-    gen = _load_tool_at(REPO_ROOT / 'tools' / 'dataset_converters' /
+    gen = load_tool(REPO_ROOT / 'tools' / 'dataset_converters' /
                         'generate_shapes.py')
     data = root / 'shapes'
     gen.generate(str(data), num_train=1, num_val=num_val, size=64,
@@ -140,13 +132,6 @@ def _tiny_rarl_setup(root: Path, num_val: int = 5):
     ckpt = root / 'rarl_tiny.pth'
     torch.save({'state_dict': model.state_dict()}, ckpt)
     return config, ckpt, data
-
-
-def _load_tool_at(path: Path):
-    spec = importlib.util.spec_from_file_location(f'_tool_{path.stem}', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_show_dir_draws_every_image_with_the_metric_label_set(

@@ -17,6 +17,7 @@ from mmpretrain.structures import DataSample
 
 from marl_mm.visualization import (GlimpseVisualizer, input_to_image_frame,
                                    map_boxes)
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VOC_SAMPLES = (REPO_ROOT / '..' / 'shared' / 'data' / 'voc2007_test_samples' /
@@ -260,12 +261,7 @@ def test_registered_in_mmpretrain_and_mmengine_root():
 
 def _tiny_shapes(root: Path) -> Path:
     """2 generated 64 px validation images of the shapes data."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        '_generate_shapes',
-        REPO_ROOT / 'tools' / 'dataset_converters' / 'generate_shapes.py')
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_tool('tools/dataset_converters/generate_shapes.py')
     gen.generate(str(root), num_train=1, num_val=2, size=64,
                  max_objects=2, min_obj=10, max_obj=16)
     return root

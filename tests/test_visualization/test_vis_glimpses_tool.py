@@ -1,7 +1,6 @@
 """tools/visualization/vis_glimpses.py: one PNG per input image (files and
 folders), of the original image's size for RARL and a panel grid for RARNN,
 with the glimpse drawing over the image."""
-import importlib.util
 from pathlib import Path
 
 import mmcv
@@ -10,6 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / 'configs'
@@ -18,24 +18,7 @@ CLASSES = ('circle', 'square', 'triangle', 'cross', 'star', 'diamond',
 SIZE = 64  # test input side (the quick-start configs use 128)
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        '_vis_glimpses', REPO_ROOT / 'tools' / 'visualization' /
-        'vis_glimpses.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+tool = load_tool('tools/visualization/vis_glimpses.py')
 
 
 def tiny_setup(name: str, root: Path, seed: int):

@@ -1,6 +1,5 @@
 """tools/model_converters/torchvision_vgg16.py: torchvision VGG16 weights
 loaded into VGGFeatureMap give torchvision's conv5_3 output."""
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,13 +10,10 @@ from mmpretrain.models.backbones import VGG
 
 import marl_mm  # noqa: F401
 from marl_mm.models.backbones import VGGFeatureMap
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-_SPEC = importlib.util.spec_from_file_location(
-    'torchvision_vgg16',
-    REPO_ROOT / 'tools' / 'model_converters' / 'torchvision_vgg16.py')
-converter = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(converter)
+converter = load_tool('tools/model_converters/torchvision_vgg16.py')
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,6 @@
 configs/_base_/tta snippets at N = 512 and 640) on a tiny multi-label image
 set; the ensemble's predictions are the mean of each model's own, and its
 mAP equals sklearn's on that mean."""
-import importlib.util
 import json
 import pickle
 from pathlib import Path
@@ -20,6 +19,7 @@ from torch import nn
 
 import marl_mm  # noqa: F401  (registers components)
 from mmpretrain.registry import DATASETS, MODELS
+from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LABELS = [[0], [1, 2], [0, 2], [1], [2], [0, 1]]
@@ -37,14 +37,6 @@ class EnsembleToolTinyBackbone(BaseModule):
 
     def forward(self, x):
         return (self.net(x), )
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        '_tool_ensemble_test', REPO_ROOT / 'tools' / 'ensemble_test.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _write_data(root: Path):
@@ -133,7 +125,7 @@ def setup(tmp_path_factory):
 
 def test_ensemble_averages_and_evaluates(setup):
     root, leaves, ckpts, refs = setup
-    tool = _load_tool()
+    tool = load_tool('tools/ensemble_test.py')
     out = root / 'preds.pkl'
     work = root / 'work'
     metrics = tool.main([
@@ -170,14 +162,14 @@ def test_ensemble_averages_and_evaluates(setup):
 def test_ensemble_refuses_different_order(setup):
     root, leaves, ckpts, _ = setup
     reversed_leaf = _write_config(root, 640, ann='ann_reversed.json')
-    tool = _load_tool()
+    tool = load_tool('tools/ensemble_test.py')
     with pytest.raises(ValueError, match='different images'):
         tool.main([str(leaves[512]), str(ckpts[512]), str(reversed_leaf),
                    str(ckpts[640]), '--work-dir', str(root / 'work_rev')])
 
 
 def test_ensemble_args_checked(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/ensemble_test.py')
     with pytest.raises(SystemExit):
         tool.parse_args(['a.py', 'a.pth'])  # one model
     with pytest.raises(SystemExit):
