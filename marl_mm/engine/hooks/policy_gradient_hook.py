@@ -1,7 +1,7 @@
 """PolicyGradientHook: the reinforcement-learning side of training.
 
-RARL (Chen et al., AAAI 2018, Sec. "Hybrid objective") and RARNN (Li et al.,
-ACM MM 2018, Eq. 5) both train a policy with REINFORCE inside a head. What a
+RARL (Chen et al., AAAI 2018, Eq. 8 with a learned baseline) and RARNN (Li
+et al., ACM MM 2018, Eq. 5) both train a policy with REINFORCE inside a head. What a
 head cannot do alone, because it needs the training loop, lives here:
 
 * **Exploration schedule.** RARL samples ``l ~ N(mu, sigma^2 I)`` with a

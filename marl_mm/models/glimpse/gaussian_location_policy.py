@@ -1,4 +1,5 @@
-"""Gaussian location policy (RARL, Chen et al. AAAI 2018, "Action":
+"""Gaussian location policy (RARL, Chen et al. AAAI 2018, Sec. "Action", in
+the text, unnumbered; its log-probability enters REINFORCE, Eq. 8:
 localisation network ``mu_t = tanh(W_l h_t)``, ``l_{t+1} ~ N(mu_t, sigma^2 I)``
 with sigma = 0.11, clipped to ``[-1, 1]``; deterministic ``l = mu`` at test).
 

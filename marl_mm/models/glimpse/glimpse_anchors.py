@@ -1,5 +1,5 @@
 """Anchor regions around one glimpse location (RARL, Chen et al. AAAI 2018,
-"Proposed Method", the anchor strategy of Faster R-CNN applied to Eq. (1)).
+"Proposed Method", the anchor strategy of Faster R-CNN applied to Eq. 1).
 
 At every iteration RARL looks at ``k = len(sizes) * len(ratios)`` regions
 centred on one location ``l = (l_x, l_y)`` in ``[-1, 1]^2``.

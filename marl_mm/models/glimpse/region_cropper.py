@@ -1,5 +1,5 @@
 """Crop regions from the feature map and resample them to s x s
-(RARL, Chen et al. AAAI 2018, Eq. (1): crop on conv5_3 + bilinear
+(RARL, Chen et al. AAAI 2018, Eq. 1: crop on conv5_3 + bilinear
 interpolation to a fixed size; never re-run the backbone per region).
 
 Implemented with :func:`torchvision.ops.roi_align` (no own kernel):

@@ -1,5 +1,5 @@
 """Learned reward baseline for REINFORCE (RARL, Chen et al. AAAI 2018, the
-variance reduction of Eq. (8) after Mnih et al. 2014): ``b_t = f(s_t)``, a
+variance reduction of the REINFORCE gradient, Eq. 8, after Mnih et al. 2014): ``b_t = f(s_t)``, a
 small MLP on the DETACHED state, trained by MSE to the return ``R``.
 Two layers of 256 hidden units are a default chosen here. The MLP runs in
 float32 with autocast off (:mod:`.float32_math`): in bf16 ``b`` would be

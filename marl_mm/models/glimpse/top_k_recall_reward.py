@@ -1,6 +1,6 @@
-"""Delayed reward of RARL (Chen et al. AAAI 2018, Eq. (5)):
-``r_T = |top-K(a) intersect GT| / |GT|``, ``r_t = 0`` for ``t < T``; discount 1,
-so every step's return is ``R = r_T``.
+"""Delayed reward of RARL (Chen et al. AAAI 2018, Eq. 5):
+``r_T = |top-K(a) intersect GT| / |GT|``, ``r_t = 0`` for ``t < T``; the
+return of Eq. 6 with discount 1: every step's return is ``R = r_T``.
 
 Choices where the paper is open (defaults chosen here):
 

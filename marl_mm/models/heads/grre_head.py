@@ -1,7 +1,8 @@
 """RARNN head: emission indicator, gated recurrent relation extractor and the
 glimpse classifier (Li et al., "Attentive Recurrent Neural Network for
 Weak-supervised Multi-label Image Classification", ACM MM 2018, Secs.
-3.3-3.5, Eqs. 3-10).
+3.3-3.5, Eqs. 3-10; the paper's printed numbers, listed with the code and
+its tests in ``docs/equations.md``).
 
 Input: :class:`~marl_mm.models.necks.GlimpseFeatures` from
 :class:`RHNContextNeck` (``x`` (B, T, 512) glimpse features, ``c`` (B, T, 512)

@@ -2,7 +2,9 @@
 (Chen et al., "Recurrent Attentional Reinforcement Learning for Multi-label
 Image Recognition", AAAI 2018).
 
-Per image, with the conv5_3 map ``F`` (stride 16) and ``T`` iterations:
+Equation numbers are the paper's (``docs/equations.md`` lists them all with
+the code and the tests that check them). Per image, with the conv5_3 map
+``F`` (stride 16) and ``T`` iterations:
 
 * t = 0: the whole map is one region (Eq. 1 on the full box); its LSTM state
   ``s_0`` only produces ``l_1`` (its scores are not pooled; paper).
@@ -10,16 +12,19 @@ Per image, with the conv5_3 map ``F`` (stride 16) and ``T`` iterations:
   cropped and resampled to ``s x s`` (:class:`RegionCropper`, Eq. 1), mapped
   by FC+ReLU to semantic vectors ``z_{t,r}``; an LSTM cell per region from
   the carried state, ``(h_{t,r}, c_{t,r}) = LSTM(z_{t,r}, h_{t-1}, c_{t-1})``
-  (Eq. 2), a linear classifier per region ``a_{t,r} = W_c h_{t,r}`` (Eq. 3);
+  (Eq. 2), a linear classifier per region ``a_{t,r} = W_c h_{t,r}`` (Eq. 4);
   the state carried to ``t+1`` is the mean over the k regions of h and c.
-* Localisation (Eq. 4): ``mu_t = tanh(W_l s_t)``,
+* Localisation (Sec. "Action", in the text, unnumbered):
+  ``mu_t = tanh(W_l s_t)``,
   ``l_{t+1} ~ N(mu_t, sigma^2 I)`` clipped to ``[-1, 1]`` (training),
   ``l_{t+1} = mu_t`` (test) -- :class:`GaussianLocationPolicy`.
-* Category-wise max-pooling (Eq. 5 of the paper's numbering in METHOD.md):
-  ``a^c = max_{t,r} a^c_{t,r}`` over the T*k score vectors.
+* Category-wise max-pooling (Eq. 3): ``a^c = max_{t,r} a^c_{t,r}`` over the
+  T*k score vectors.
 * Hybrid objective: ``loss_cls + lambda_pg * loss_pg + lambda_b *
-  loss_baseline`` with the delayed reward :class:`TopKRecallReward` and
-  REINFORCE with a learned baseline :class:`RewardBaseline` (Eqs. 6-9).
+  loss_baseline``: the classification loss of Eq. 9 on ``p = softmax(a)``
+  (Eq. 10); the delayed reward (Eq. 5, :class:`TopKRecallReward`) and its
+  undiscounted return ``R = r_T`` (Eq. 6); REINFORCE (Eqs. 7-8) with a
+  learned baseline (:class:`RewardBaseline`).
 
 Everything is vectorised over images and regions (regions are folded into
 the batch, ``B*k``); the only Python loop is over the T recurrent steps. One
@@ -308,7 +313,7 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
                                'pre_tanh', 'states', 'boxes')}
         for _ in range(self.num_steps):
-            mu, pre = self.loc_net(state)  # (B, 2) each: Eq. 4
+            mu, pre = self.loc_net(state)  # (B, 2) each: Gaussian policy
             t = len(out['boxes'])
             if mode == 'proposals':
                 boxes = proposals[:, t:t + 1]  # (B, 1, 4)
@@ -342,9 +347,11 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             else:
                 state = z.mean(1)  # (B, E): Ours-A
                 feat = z
-            out['region_scores'].append(self.cls(feat))  # (B, k, D): Eq. 3
+            out['region_scores'].append(self.cls(feat))  # (B, k, D): Eq. 4
         result = {n: torch.stack(v, 1) for n, v in out.items()}
-        result['scores'] = result['region_scores'].flatten(1, 2).amax(1)  # (B, D)
+        # Eq. 3: category-wise max over the T*k regions
+        result['scores'] = result['region_scores'].flatten(1, 2).amax(
+            1)  # (B, D)
         return result
 
     def _mode(self) -> str:
@@ -404,6 +411,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
     # --------------------------------------------------------------- loss
     def _cls_loss(self, scores: torch.Tensor, y: torch.Tensor,
                   valid: torch.Tensor) -> torch.Tensor:
+        """Eq. 9 ('squared'; 'soft_ce' and 'bce' are the options) on
+        ``p = softmax(a)`` (Eq. 10), averaged over the labelled images."""
         if self.loss_type == 'bce':  # mean over the D classes
             per_image = F.binary_cross_entropy_with_logits(
                 scores, y, reduction='none').mean(-1)  # (B,)

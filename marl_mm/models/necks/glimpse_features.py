@@ -15,8 +15,10 @@ class GlimpseFeatures(NamedTuple):
     """Per-glimpse features of a batch.
 
     Attributes:
-        x: ``(B, T, Dx)`` glimpse features ``X_t = ReLU(FC(V_t))`` (Eq. 2).
-        v: ``(B, T, C, S, S)`` highlighted maps ``V_t = V_I * A_t`` (Eq. 2).
+        x: ``(B, T, Dx)`` glimpse features ``X_t = ReLU(FC(V_t))`` (after
+            Eq. 2, unnumbered).
+        v: ``(B, T, C, S, S)`` highlighted maps ``V_t = V_I * A_t`` (printed
+            with Eq. 2, unnumbered).
         a: ``(B, T, C, S, S)`` attention maps ``A_t`` (Eq. 2).
         c: ``(B, T, Dc)`` context features ``C_t`` of the context extractor,
             or ``None`` when no context extractor ran.
