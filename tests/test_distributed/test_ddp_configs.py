@@ -112,6 +112,10 @@ def _shrink(model: dict) -> dict:
             size = neck['rhn'].get('spatial_size', 7)
         model['backbone'] = dict(type='_StubFeatureMap', channels=channels,
                                  size=size)
+    if backbone['type'] == 'PrecomputedFeatureMap':  # cached maps of 448 px
+        model['backbone'] = dict(type='_StubFeatureMap',
+                                 channels=backbone['out_channels'],
+                                 size=448 // backbone['stride'])
     if neck and neck.get('rhn'):
         neck['rhn'].update(feat_dims=8, adaptive_pool=True)
         if neck.get('context'):
