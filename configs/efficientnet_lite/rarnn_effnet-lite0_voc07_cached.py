@@ -14,8 +14,11 @@ model = dict(
     backbone=dict(type='PrecomputedFeatureMap', out_channels=1280, stride=32),
     neck=dict(
         type='RHNContextNeck',
+        # the 14 x 14 map average-pooled to 7 x 7 (the paper's pool5 size):
+        # the RHN's FC reads the whole C x S x S map, 250,880 inputs at 14
         rhn=dict(type='RHN', in_channels=1280, feat_dims=512,
-                 spatial_size=14, num_glimpses=10, init_glimpse='image'),
+                 spatial_size=7, adaptive_pool=True, num_glimpses=10,
+                 init_glimpse='image'),
         context=dict(type='ContextExtractor', in_channels=1280,
                      branch_channels=256, dilation=2)),
     head=dict(
