@@ -3,12 +3,7 @@
 # channels, an 8 x 8 map), T = 3 steps of 9 anchors sized for 128 px inputs,
 # a small LSTM, and the sigmoid BCE loss (learns from random init; the paper
 # uses 'squared' on a pretrained VGG16).
-# Measured 2026-12-03 (seed 0, 6 epochs, OMP_NUM_THREADS=2 on the 2-core
-# machine): 135 s in all; val mAP 49.5 (non-interpolated; GAP 38.9, chance
-# 25.6), CF1 46.1, OF1 44.8 (top-3 above 0.1); training reward 0.28 -> 0.40
-# (epoch 1 -> 6). policy_report.py: learned locations reward 0.430 / mAP
-# 49.5 against 0.402 / 47.2 for random ones, but the test-time locations do
-# not depend on the image (all at the centre, spread 0.001).
+# Results (mAP, time, policy report): configs/README.md, 'Quick starts'.
 #   python tools/dataset_converters/generate_shapes.py
 #   python tools/train.py configs/rarl_resnet18_shapes.py
 _base_ = [

@@ -4,13 +4,7 @@
 # to match), T = 4 candidate glimpses, narrower RHN / context / GRRE (256),
 # K = 4 emission samples, the paper's reward (R_+ 1, R_- 0.1, R_e 10). No
 # backbone freeze (nothing pretrained to keep).
-# Measured 2026-12-03 (seed 0, 6 epochs, 114 iterations, OMP_NUM_THREADS=2
-# on the 2-core machine): 91 s in all; val mAP 49.1 (non-interpolated;
-# chance, the class prior: 25.6), F_L 47.5, F_I 45.8 (top-3 above 0.1);
-# training reward -0.22 -> 0.47 (epoch 1 -> 6), emission rate 0.59 -> 0.75.
-# At test all 4 glimpses are emitted (tools/analysis_tools/policy_report.py:
-# learned = emit-all = random, reward 0.165): with 1-3 shapes per image and
-# T = 4, emitting everything is close to optimal even with emit_cost 0.1.
+# Results (mAP, time, policy report): configs/README.md, 'Quick starts'.
 #   python tools/dataset_converters/generate_shapes.py
 #   python tools/train.py configs/rarnn_resnet18_shapes.py
 # The GAP baseline on the same data and schedule: resnet18_gap_shapes.py.

@@ -4,11 +4,7 @@
 # The backbone is the one of the RARL / RARNN quick starts (ResNet-18 from
 # scratch, 3 stages built: stride 16, 256 channels, 8 x 8 at 128 px), so the
 # three are like-for-like.
-# Measured 2026-12-03 (seed 0, OMP_NUM_THREADS=2, 2 CPU cores shared with
-# other jobs, load ~2): generate_shapes.py 0.9 s, this training 45.9 s wall
-# (6 epochs, 114 iterations, validation once at the end): val mAP 38.9
-# (non-interpolated; chance, the class prior: 25.6), CF1 37.4, OF1 36.8
-# (top-3 above 0.1).
+# Results (mAP, time): configs/README.md, 'Quick starts'.
 _base_ = [
     '_base_/models/resnet18_gap.py',
     '_base_/datasets/shapes_quickstart.py',

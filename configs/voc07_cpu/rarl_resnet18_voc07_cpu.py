@@ -6,6 +6,7 @@
 # as the baseline (the paper's squared loss on the softmax does not learn
 # from random init, METHOD.md "Known pitfalls").
 #   python tools/train.py configs/voc07_cpu/rarl_resnet18_voc07_cpu.py
+# Results: configs/voc07_cpu/README.md.
 _base_ = [
     '../_base_/datasets/voc07_cpu_128.py',
     '../_base_/schedules/cpu_adam_4e.py',

@@ -5,6 +5,7 @@
 # same data and schedule, narrower layers (256) than the paper's 512 to
 # match the backbone. No backbone freeze: nothing pretrained to keep.
 #   python tools/train.py configs/voc07_cpu/rarnn_resnet18_voc07_cpu.py
+# Results: configs/voc07_cpu/README.md.
 _base_ = [
     '../_base_/datasets/voc07_cpu_128.py',
     '../_base_/schedules/cpu_adam_4e.py',

@@ -2,6 +2,7 @@
 # baseline on the backbone the RARL / RARNN runs use (ResNet-18 cut after its
 # third stage: stride 16, 256 channels, 8 x 8 at 128 px).
 #   python tools/train.py configs/voc07_cpu/resnet18_gap_voc07_cpu.py
+# Results: configs/voc07_cpu/README.md.
 _base_ = [
     '../_base_/models/resnet18_gap.py',
     '../_base_/datasets/voc07_cpu_128.py',

@@ -33,5 +33,5 @@ model = dict(
 # 500 iterations (~1.6 VOC epochs at batch 16) look at uniform random
 # locations with no policy loss, so the classifier learns to read glimpses
 # before REINFORCE starts; without it the main model's policy does not
-# learn from random init (measured, docs/rarl.md)
+# learn from random init (docs/rarl.md, 'The fix (new defaults)')
 custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=500)]

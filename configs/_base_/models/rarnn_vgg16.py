@@ -48,8 +48,7 @@ model = dict(
         # paper: R_+, R_-, R_e. emit_cost (chosen here; paper: 0): each
         # emitted glimpse costs 0.1, so a glimpse is worth emitting only if
         # it adds a label; with the paper's reward alone the indicator
-        # drifts to "emit all" (EmissionReward docstring, measured on the
-        # task of tests/test_models/test_rarnn_learns.py)
+        # drifts to "emit all" (docs/rarnn.md, 'Why `emit_cost`')
         reward=dict(pos_reward=1., neg_penalty=0.1, empty_penalty=10.,
                     emit_cost=0.1),
         baseline_mode='learned',  # paper (Eq. 5)

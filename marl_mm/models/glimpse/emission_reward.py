@@ -15,8 +15,8 @@ glimpse, ``R_T = N_+ R_+ - N_- R_- - emit_cost * N_e`` when ``N_e > 0``.
 With distinct-label counting, a glimpse that repeats a label already
 predicted changes nothing in Eq. 6, and one that predicts a wrong label
 costs ``R_-`` once, so with ``R_- = 0.1`` emitting every glimpse is close
-to optimal and the indicator drifts to "emit all" (measured:
-``tests/test_models/test_rarnn_learns.py``). A small cost per glimpse makes
+to optimal and the indicator drifts to "emit all" (docs/rarnn.md,
+'Why `emit_cost`'). A small cost per glimpse makes
 a glimpse worth emitting only when it adds a label, which is what the
 indicator is for; ``0 < emit_cost < R_+`` keeps one glimpse per right label
 worth its cost.

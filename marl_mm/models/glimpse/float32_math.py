@@ -1,12 +1,10 @@
 """Policy math in float32 under AMP.
 
-Autocast runs ``nn.Linear`` in bf16/fp16. With bf16's 8-bit mantissa, the
-location mean ``mu = tanh(W h)`` of a 64-d state was off by up to 0.012 and
-the Gaussian log-probability (sigma = 0.11, divided by sigma^2) by up to 0.18
-nats from float32 (256 states, measured before this module existed), noise
-of the size of REINFORCE's signal. The policies' last layers, their samples,
-log-probabilities, entropies and the reward baselines are therefore computed
-here in float32 with autocast off. They are a few hundred multiply-adds per
+Autocast runs ``nn.Linear`` in bf16/fp16, whose rounding of the location
+mean and of the Gaussian log-probability (divided by sigma^2) is of the size
+of REINFORCE's signal (docs/distributed.md, 'The switches'). The policies'
+last layers, their samples, log-probabilities, entropies and the reward
+baselines are therefore computed here in float32 with autocast off. They are a few hundred multiply-adds per
 glimpse, nothing next to the backbone.
 """
 import torch

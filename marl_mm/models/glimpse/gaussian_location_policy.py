@@ -3,8 +3,8 @@ the text, unnumbered; its log-probability enters REINFORCE, Eq. 8:
 localisation network ``mu_t = tanh(W_l h_t)``, ``l_{t+1} ~ N(mu_t, sigma^2 I)``
 with sigma = 0.11, clipped to ``[-1, 1]``; deterministic ``l = mu`` at test).
 
-Options against the policy collapse measured in METHOD.md ("Known
-pitfalls"); the paper's setting is ``detach_input=False, zero_init=False``:
+Options against the policy collapse of METHOD.md ("Known pitfalls");
+the paper's setting is ``detach_input=False, zero_init=False``:
 
 * ``detach_input`` (default False = paper): True makes the localisation
   network read the state with its gradient stopped, so REINFORCE only trains
@@ -12,7 +12,7 @@ pitfalls"); the paper's setting is ``detach_input=False, zero_init=False``:
   state must already encode where objects are; see LSTMGlimpseHead).
 * ``input_grad_scale`` (default 1 = paper): the state's value is used as is
   but the gradient into it is multiplied by this factor (0 acts like
-  ``detach_input``); a middle ground measured in docs/rarl.md.
+  ``detach_input``); a middle ground (docs/rarl.md, 'Diagnosis').
 * ``zero_init`` (default True, chosen here): the output layer starts at zero,
   so every image starts at the centre, ``mu = 0``, away from tanh saturation.
 * ``hidden_dims`` (default None = the paper's single FC): an optional hidden

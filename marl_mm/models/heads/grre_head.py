@@ -40,50 +40,38 @@ Predictions (:meth:`predict`) put into each ``DataSample``:
   enter ``pred_score``);
 * ``attention_maps`` ``(T, S, S)``: ``A_t`` averaged over channels.
 
-Choices where the paper is open (constructor options; "paper" marks the
-paper's setting, the rest are defaults chosen here):
+Options where the paper is open (default; paper vs chosen here; the choices
+and measurements: docs/rarnn.md, 'Where the paper is open'):
 
-* ``assignment``: how Eq. 10's ``P_hat_i`` reads a multi-label target:
-  'soft' ``-sum_c p_hat_c log P_i^c`` with ``p_hat = y / ||y||_1`` (default) |
-  'best_gt' ``-log max_{c in GT} P_i^c``.
-* ``baseline_mode``: 'learned' (paper, Eq. 5: a value network
-  :class:`RewardBaseline` on the detached mean glimpse feature of the image,
-  shared by its K samples and all t, trained by MSE to R) |
-  'leave_one_out' (mean reward of the image's other K-1 samples) |
-  'running_mean' (the PolicyGradientHook's running mean reward,
-  ``external_baseline``) | 'none'.
-* against the emission collapse of METHOD.md ("emit nothing" / "emit all"):
-  ``advantage_norm='meanstd'`` (advantages centred and divided by their batch
-  std; paper: 'none'; 'std' only divides), ``entropy_weight=0.01``
-  (Bernoulli entropy bonus, added to ``loss_pg``; paper: 0), and the
-  indicator's ``bias_init=0`` / ``weight_std=0.01`` / ``detach_input=True``
-  (``emission`` config), and the policy warm-up
-  (``PolicyGradientHook(warmup_iters=N)``, default 0, paper: none): while
-  the hook sets ``policy_warmup`` emissions are sampled from the current
-  policy but ``loss_pg`` is 0 (classifier first). ``lambda_pg`` /
-  ``lambda_value`` weight the two policy losses (default 1; under Adam they
-  only weigh them against the entropy bonus, a separate policy lr goes
-  through ``paramwise_cfg.custom_keys['head.emission']``).
-* what the reward rewards (measured on the synthetic task of
-  ``tests/test_models/test_rarnn_learns.py``): with the paper's ``R_- = 0.1``
-  and distinct-label counting, a noise glimpse costs at most 0.1 and only
-  once (a trained classifier predicts the same prior label for every noise
-  glimpse), and with the GRRE a noise glimpse even borrows a right label
-  from the other glimpses, so "emit all" is close to optimal and the policy
-  drifts there (noise glimpses emitted with probability 0.78 -> 1.00). The
-  reward's ``emit_cost`` (:class:`EmissionReward`; head default 0 = paper,
-  0.1 in the RARNN configs) charges every emitted glimpse, so a glimpse is
-  worth emitting only when it adds a label: with the GRRE on, noise 0.44 ->
-  0.14, informative 0.49 -> 0.99, test-time emission equal to the
-  informative mask for 98% of glimpses (emission rate 0.21).
-* ``num_samples`` K (paper: 4); reward constants ``reward`` (paper: R_+ = 1,
-  R_- = 0.1, R_e = 10).
+* ``assignment``: 'soft' (default, chosen here: ``-sum_c p_hat_c log P_i^c``,
+  ``p_hat = y / ||y||_1``) | 'best_gt' (``-log max_{c in GT} P_i^c``): how
+  Eq. 10's ``P_hat_i`` reads a multi-label target.
+* ``baseline_mode``: 'learned' (default, paper, Eq. 5: :class:`RewardBaseline`
+  on the detached mean glimpse feature, shared by the K samples and all t,
+  MSE to R) | 'leave_one_out' (mean reward of the image's other K-1 samples)
+  | 'running_mean' (the hook's, ``external_baseline``) | 'none'.
+* ``advantage_norm``: 'meanstd' (default, chosen here; paper: 'none') |
+  'std' | 'none': against the emission collapse of METHOD.md.
+* ``entropy_weight`` (default 0.01, chosen here; paper: 0): Bernoulli entropy
+  bonus added to ``loss_pg``.
+* ``emission`` (:class:`EmissionIndicator` config): ``bias_init=0``,
+  ``weight_std=0.01``, ``detach_input=True`` (chosen here).
+* policy warm-up: ``PolicyGradientHook(warmup_iters=N)`` (default 0; paper:
+  none): emissions sampled, ``loss_pg`` 0 while the hook sets
+  ``policy_warmup``.
+* ``lambda_pg`` / ``lambda_value`` (default 1): weights of the two policy
+  losses; a separate policy lr goes through
+  ``paramwise_cfg.custom_keys['head.emission']``.
+* ``reward`` (:class:`EmissionReward` config; paper: R_+ = 1, R_- = 0.1,
+  R_e = 10; ``emit_cost`` default 0 = paper, 0.1 in the RARNN configs)
+  (docs/rarnn.md, 'Why `emit_cost`').
+* ``num_samples`` K (default 4, paper).
 * ablations (Table 1): ``use_context=False`` (w/o CE), ``use_emission=False``
   (w/o EI: all T glimpses emitted, no policy), ``relation='none'`` (w/o GRRE)
-  or ``'rnn'`` (:class:`GRREPlainRNN`, w/o GRRE w. RNN).
-* ``W_xp`` has a bias, ``W_cp`` / ``W_op`` none (one bias is enough); they
-  keep PyTorch's default init; the GRRE uses N(0, ``relation_init_std`` =
-  0.1) weights and zero biases (paper).
+  | ``'rnn'`` (:class:`GRREPlainRNN`, w/o GRRE w. RNN).
+* ``relation_init_std`` (default 0.1, paper): GRRE weights N(0, 0.1), biases
+  0; ``W_xp`` has a bias, ``W_cp`` / ``W_op`` none, PyTorch's default init
+  (chosen here).
 """
 from typing import Dict, List, Optional, Tuple, Union
 

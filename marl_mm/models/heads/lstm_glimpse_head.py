@@ -44,70 +44,47 @@ Predictions (:meth:`predict`) put into each ``DataSample``:
 * ``glimpse_boxes``: ``(T, k, 4)`` the regions ``(x1, y1, x2, y2)`` in pixels
   of the input crop (may cross its border).
 
-Choices where the paper is open, and options against the policy collapse of
-METHOD.md "Known pitfalls" (all constructor/config options; ``paper`` marks
-the paper's value, the rest are defaults chosen here). Measurements behind
-them: ``docs/rarl.md`` (synthetic task of
-``tests/test_models/test_rarl_learns.py``, 600 iterations from random init).
+Options where the paper is open or against the policy collapse of METHOD.md
+"Known pitfalls" (default; paper vs chosen here; measurements in docs/):
 
-* policy warm-up (``PolicyGradientHook(warmup_iters=N)``; paper: none; the
-  RARL configs set 500, the quick start 38): while the hook sets
-  ``policy_warmup`` (:class:`PolicyHeadMixin`), the training iterations
-  look at uniform random locations with no policy loss, so the classifier
-  learns to read glimpses before REINFORCE starts. THE fix for the main
-  model (Ours-C): without it the reward never depended on the locations
-  (the classifier learned from the whole-image state and the centre
-  glimpse), REINFORCE only saw noise and the policy stayed at random level
-  (reward 0.46 vs 0.47 random) or, with 'bce', collapsed to the border
-  (y = 0.99, reward = chance 0.25). With it: reward 0.59 vs 0.50 random
-  locations, on the object 28% vs 16%, spread 0.57; seeds 1-3 likewise
-  (+0.08..+0.11). The hook decides it from ``runner.iter``: nothing to
-  save in checkpoints.
-* ``advantage_norm='none'`` (paper; was 'meanstd' here): raw ``R - b``.
-  Per-batch mean/std normalisation inflates pure-noise advantages to unit
-  size; with warm-up it learned on 1 of 3 seeds, raw advantages on 4 of 4.
-  'std' divides by the batch std, 'meanstd' also subtracts the mean.
-* ``loss_type``: 'squared' (paper) | 'soft_ce' (paper's alternative) | 'bce'
-  (sigmoid binary cross-entropy on the pooled scores, mean over the D
-  classes and the labelled images).
-  On the synthetic single-label task 'bce' did not train Ours-C's classifier
-  even with warm-up (reward 0.37 vs 0.36 random); METHOD.md saw the
-  opposite on cluttered multi-label images: keep it an option.
-* ``policy_detach_state=False`` (paper): REINFORCE also trains the
-  shared state. Detached (or ``policy_state_grad_scale=0.1``, a scaled
-  gradient), the locations did not depend on the image (reward at or below
-  random locations).
-* ``loc_zero_init=True`` (paper: False): every image starts at the centre
-  (``mu = 0``, away from tanh saturation: from random init the locations
-  of a randomly initialised layer collapsed to a corner, METHOD.md "Known
-  pitfalls"; the paper-policy ablation spread 0.09, docs/rarl.md). The
-  price: ``d mu / d state = W_l = 0`` at init, so the REINFORCE gradient
-  that the paper sends into the LSTM and the semantic FC is exactly zero
-  until the first updates of ``W_l`` (REINFORCE reaches ``W_l`` itself at
-  once); with ``loc_zero_init=False`` it flows from the first iteration.
-  ``tests/test_models/test_heads/test_lstm_glimpse_head.py``
-  (``test_reinforce_reaches_the_state``) checks both.
-* ``lambda_mu=0``: weight of a penalty on the squared pre-tanh location mean
-  (keeps mu out of tanh saturation), added to ``loss_pg``; 0.1 with warm-up
-  did not help (0.45 vs 0.46).
-* ``random_locations=False``: always uniform random locations (the paper's
-  "random" ablation; no policy loss).
-* ``region_source``: 'anchors' (paper: k anchors around ``l_t``) |
+* policy warm-up: ``PolicyGradientHook(warmup_iters=N)`` (default 0; paper:
+  none; RARL configs 500, quick start 38) looks at uniform random locations
+  with no policy loss while the hook sets ``policy_warmup``, decided from
+  ``runner.iter`` (docs/rarl.md, 'The fix (new defaults)').
+* ``advantage_norm``: 'none' (default, paper: raw ``R - b``) | 'std' (divide
+  by the batch std) | 'meanstd' (also subtract the mean) (docs/rarl.md,
+  'The fix (new defaults)').
+* ``loss_type``: 'squared' (default, paper) | 'soft_ce' (paper's
+  alternative) | 'bce' (sigmoid BCE on the pooled scores, mean over the D
+  classes and the labelled images) (docs/rarl.md, 'Diagnosis').
+* ``policy_detach_state`` (default False, paper): True stops REINFORCE's
+  gradient into the shared state (docs/rarl.md, 'Diagnosis').
+* ``policy_state_grad_scale`` (default 1, paper): scales that gradient
+  (0 acts like detached) (docs/rarl.md, 'Diagnosis').
+* ``loc_zero_init`` (default True, chosen here; paper: False): every image
+  starts at the centre ``mu = 0``; the REINFORCE gradient into the state is
+  zero until ``W_l`` moves (docs/rarl.md, 'Zero-initialised location
+  network').
+* ``loc_hidden_dims`` (default None = the paper's single FC): an optional
+  hidden layer of the localisation network (:class:`GaussianLocationPolicy`).
+* ``lambda_mu`` (default 0, chosen here): weight of a penalty on the squared
+  pre-tanh location mean, added to ``loss_pg`` (docs/rarl.md, 'Diagnosis').
+* ``random_locations`` (default False): always uniform random locations, no
+  policy loss (the paper's "random" ablation; docs/rarl.md, 'Ablations').
+* ``region_source``: 'anchors' (default, paper: k anchors around ``l_t``) |
   'proposals' (the paper's proposal ablation: step t looks at ONE region,
-  the t-th best precomputed proposal from ``data_sample.proposals``, see
-  :class:`LoadProposals`; no policy loss; missing proposals are replaced by
-  the whole input and logged once).
-* ``use_lstm`` / ``classify_from``: Ours-C (paper main: True / 'state'),
-  Ours-B (True / 'region': LSTM only localises, regions classified from
-  their semantic vectors), Ours-A (False: no recurrence, locations from the
-  mean semantic vector of the current regions, regions classified alone).
-* learning rates: the paper trains everything at 1e-5. A schedule at a
-  higher Adam rate (from random init) should keep ``head.embed`` (fan-in
-  ``C * s * s``) and ``head.loc_net`` near 1e-5 with
-  ``paramwise_cfg.custom_keys`` lr_mult: at 1e-3 Adam killed 58% of the
-  FC's units and saturated the rest, and drove the locations into the
-  border (docs/rarl.md, real images; the CPU configs do this).
-* ``baseline_mode`` (:class:`PolicyHeadMixin`): 'learned' (paper) |
+  the t-th proposal of ``data_sample.proposals``, :class:`LoadProposals`; no
+  policy loss; missing ones replaced by the whole input, logged once)
+  (docs/rarl.md, 'Proposal ablation').
+* ``use_lstm`` / ``classify_from``: True / 'state' (default, paper's Ours-C) |
+  True / 'region' (Ours-B: regions classified from their semantic vectors) |
+  False (Ours-A: no recurrence, locations from the mean semantic vector)
+  (docs/rarl.md, 'Ablations').
+* learning rates (config, not an option here): the paper trains everything
+  at 1e-5; from random init at a higher Adam rate keep ``head.embed`` and
+  ``head.loc_net`` at 1e-5 with ``paramwise_cfg.custom_keys`` lr_mult
+  (docs/rarl.md, 'From random init on real images').
+* ``baseline_mode`` (:class:`PolicyHeadMixin`): 'learned' (default, paper) |
   'running_mean' (the hook's running mean reward) | 'none'.
 """
 import logging
