@@ -152,3 +152,58 @@ def test_cached_gap_config_trains_through_the_runner(cache, tmp_path):
     runner.train()
     metrics = runner.val_loop.run()
     assert any(k.startswith('multi-label') or 'mAP' in k for k in metrics)
+
+
+def test_attach_backbone_gives_the_cached_model_on_images(cache, tmp_path):
+    """A head trained on cached maps + the real backbone
+    (tools/misc/attach_backbone.py) predicts on an image what the cached
+    model predicts on that image's cached map."""
+    root, _ = cache
+    head = dict(type='MultiLabelLinearClsHead', num_classes=3,
+                in_channels=1280)
+    cached = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='PrecomputedFeatureMap', out_channels=1280,
+                      stride=32),
+        neck=dict(type='GlobalAveragePooling'), head=head))
+    torch.manual_seed(1)
+    cached.init_weights()
+    torch.save({'state_dict': cached.state_dict()}, tmp_path / 'head.pth')
+    image_cfg = Config.fromfile(str(root / 'cfg.py'))
+    image_cfg.model.head = head
+    image_cfg.dump(str(tmp_path / 'image_cfg.py'))
+    tool = runpy.run_path(str(REPO_ROOT / 'tools' / 'misc' /
+                              'attach_backbone.py'))
+    out = str(tmp_path / 'image.pth')
+    counts = tool['main']([str(tmp_path / 'image_cfg.py'),
+                           str(tmp_path / 'head.pth'), out])
+    assert counts['from_checkpoint'] == 2  # head.fc weight and bias
+    state = torch.load(out, weights_only=True)['state_dict']
+    weights = torch.load(root / 'weights.pth', weights_only=True)
+    assert torch.equal(state['head.fc.weight'],
+                       cached.state_dict()['head.fc.weight'])
+    assert torch.equal(state['backbone.backbone.layers.0.conv.weight'],
+                       weights['state_dict']['backbone.layers.0.conv.weight'])
+    # the same scores from the image and from its cached map
+    from mmpretrain.registry import MODELS as M
+    image_model = M.build(Config.fromfile(
+        str(tmp_path / 'image_cfg.py')).model).eval()
+    image_model.load_state_dict(state)
+    import mmcv
+    bgr = mmcv.imresize(mmcv.imread(str(root / 'img' / '2.png')),
+                        (SIZE, SIZE))
+    x = (bgr[..., ::-1].astype(np.float32) - MEAN) / STD
+    x = torch.from_numpy(x.copy()).permute(2, 0, 1)[None].float()
+    fmap = torch.from_numpy(np.load(root / 'out' / 'val.npy')[0].astype(
+        np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            image_model(x, mode='tensor'), cached.eval()(fmap, mode='tensor'),
+            rtol=1e-2, atol=1e-2)
+    # a head of another shape is refused, naming the checkpoint
+    other = dict(head, num_classes=4)
+    image_cfg.model.head = other
+    image_cfg.dump(str(tmp_path / 'other_cfg.py'))
+    with pytest.raises(ValueError, match='head.pth'):
+        tool['main']([str(tmp_path / 'other_cfg.py'),
+                      str(tmp_path / 'head.pth'), str(tmp_path / 'x.pth')])

@@ -10,10 +10,12 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = REPO_ROOT / 'configs'
-METAFILES = [CONFIGS / 'metafile.yml', CONFIGS / 'voc07_cpu' / 'metafile.yml']
-READMES = [CONFIGS / 'README.md', CONFIGS / 'voc07_cpu' / 'README.md']
-# the folders these metafiles cover (configs/efficientnet_lite/ has its own)
-COVERED = ['.', 'ablations', 'tenview', 'voc07_cpu']
+METAFILES = [CONFIGS / 'metafile.yml', CONFIGS / 'voc07_cpu' / 'metafile.yml',
+             CONFIGS / 'efficientnet_lite' / 'metafile.yml']
+READMES = [CONFIGS / 'README.md', CONFIGS / 'voc07_cpu' / 'README.md',
+           CONFIGS / 'efficientnet_lite' / 'README.md']
+# the folders these metafiles cover
+COVERED = ['.', 'ablations', 'tenview', 'voc07_cpu', 'efficientnet_lite']
 
 
 def _models():

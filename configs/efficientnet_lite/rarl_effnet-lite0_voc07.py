@@ -1,0 +1,29 @@
+# The model of rarl_effnet-lite0_voc07_cached.py on images: the frozen,
+# ImageNet-pretrained EfficientNet-Lite0 in front of the same RARL head,
+# for testing, inference and drawings on images. A checkpoint trained on
+# the cache holds the head only; attach the backbone once with
+#   python tools/misc/attach_backbone.py \
+#       configs/efficientnet_lite/rarl_effnet-lite0_voc07.py \
+#       work_dirs/rarl_effnet-lite0_voc07_cached/epoch_12.pth rarl_lite0.pth
+# and use rarl_lite0.pth with tools/test.py, demo/image_demo.py or
+# tools/visualization/vis_glimpses.py.
+_base_ = [
+    '../_base_/models/rarl_effnet-lite0.py',
+    '../_base_/datasets/voc07_lite_448.py',
+    '../_base_/schedules/cached_adam_12e.py',
+    '../_base_/default_runtime.py',
+]
+# semantic FC at 0.1 x and the location network at 0.001 x the schedule's
+# rate (1e-5 at 1e-2: the paper's rate), chosen here
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
+    'head.embed': dict(lr_mult=0.1), 'head.loc_net': dict(lr_mult=0.001)}))
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='FeatureMapWrapper',
+        backbone=dict(type='EfficientNetLite', arch='lite0',
+                      out_indices=(6, )),
+        frozen_stages=7,
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='safe:effnet-lite://lite0')))
