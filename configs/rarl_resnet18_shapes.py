@@ -11,7 +11,6 @@ _base_ = [
     '_base_/schedules/quickstart_adam.py',
     '_base_/default_runtime.py',
 ]
-num_classes = 8  # must match the generated shapes data
 model = dict(
     type='ImageClassifier',
     backbone=dict(
@@ -24,7 +23,7 @@ model = dict(
         out_index=-1),
     head=dict(
         type='LSTMGlimpseHead',
-        num_classes=num_classes,
+        num_classes={{_base_.num_classes}},
         in_channels=256,
         feat_stride=16,
         num_steps=3,

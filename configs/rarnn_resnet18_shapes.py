@@ -13,7 +13,6 @@ _base_ = [
     '_base_/schedules/quickstart_adam.py',
     '_base_/default_runtime.py',
 ]
-num_classes = 8  # must match the generated shapes data
 model = dict(
     type='ImageClassifier',
     backbone=dict(
@@ -33,7 +32,7 @@ model = dict(
                      branch_channels=128)),
     head=dict(
         type='GRREHead',
-        num_classes=num_classes,
+        num_classes={{_base_.num_classes}},
         in_channels=256,
         context_channels=256,
         relation_channels=256,

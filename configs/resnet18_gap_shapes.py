@@ -11,11 +11,10 @@ _base_ = [
     '_base_/schedules/quickstart_adam.py',
     '_base_/default_runtime.py',
 ]
-num_classes = 8  # must match the generated shapes data
 model = dict(
     backbone=dict(
         backbone=dict(num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
                       out_indices=(2, )),
         init_cfg=None),
-    head=dict(num_classes=num_classes, in_channels=256))
+    head=dict(num_classes={{_base_.num_classes}}, in_channels=256))
 default_hooks = dict(logger=dict(interval=5))

@@ -78,6 +78,22 @@ def file_payload():
     return WritesFileWhenUnpickled
 
 
+def assert_drawing_of(drawn_hw, image_hw, min_side: int = 256) -> None:
+    """A GlimpseVisualizer drawing of an ``image_hw`` image: the image,
+    enlarged by an integer factor to a short side >= ``min_side``, as wide
+    as the drawing (one panel) or narrower (a RARNN grid), with the header
+    and legend margins above and below it.
+
+    Args:
+        drawn_hw (tuple): ``(height, width)`` of the drawing.
+        image_hw (tuple): ``(height, width)`` of the drawn image.
+        min_side (int): The visualiser's ``min_side``.
+    """
+    up = max(1, -(-min_side // min(image_hw)))
+    h, w = image_hw[0] * up, image_hw[1] * up
+    assert drawn_hw[1] >= w and drawn_hw[0] > h, (drawn_hw, image_hw)
+
+
 def rgb_image(h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
     """A seeded random ``(h, w, 3)`` uint8 image."""
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), np.uint8)

@@ -19,6 +19,7 @@ Example::
 The images go through the config's test pipeline (for the RARL VOC configs:
 resize to 512, centre 448 crop), exactly as ``tools/test.py`` sees them.
 """
+import copy
 import json
 import warnings
 from collections import Counter
@@ -38,7 +39,7 @@ from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from ..evaluation.metrics.functional import topk_thr_binarize
-from ..utils import load_checkpoint_checked
+from ..utils import apply_num_classes, load_checkpoint_checked
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -351,6 +352,14 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                     raise FileNotFoundError(f'config file not found: {model}')
             else:
                 model = str(find_config(model))
+            # the config's top-level num_classes, given to head and data
+            # preprocessor (marl_mm.utils.apply_num_classes)
+            loaded = Config.fromfile(model)
+            if apply_num_classes(loaded):
+                model = loaded
+        elif isinstance(model, Config):
+            model = copy.deepcopy(model)
+            apply_num_classes(model)
         if pretrained is not None and not Path(pretrained).is_file():
             raise FileNotFoundError(f'checkpoint not found: {pretrained}')
         if pretrained is None:

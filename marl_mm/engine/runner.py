@@ -19,7 +19,12 @@ Two methods differ from mmengine 0.10.7's:
   ``--resume`` with :func:`marl_mm.utils.find_latest_complete_checkpoint`:
   the newest usable one, never training from scratch over one it cannot
   read.
+
+:meth:`MarlRunner.from_cfg` first gives a top-level ``num_classes`` to the
+head and the data preprocessor (:func:`marl_mm.utils.apply_num_classes`): a
+derived config sets the number of classes once.
 """
+import copy
 from typing import Callable, List, Tuple, Union
 
 from mmengine.config import Config
@@ -29,6 +34,7 @@ from mmengine.runner import BaseLoop, Runner
 
 from ..utils.checkpoint import (_revised_state_dict, load_checkpoint_safe,
                                 load_state_dict_checked)
+from ..utils.config import apply_num_classes
 from ..utils.resume import find_latest_complete_checkpoint
 
 
@@ -39,6 +45,22 @@ class MarlRunner(Runner):
     Takes exactly ``Runner``'s arguments; see the module docstring for the
     two methods it overrides.
     """
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> 'MarlRunner':
+        """Build from a config whose top-level ``num_classes`` (if any) is
+        first given to every ``num_classes`` of the model and the data
+        preprocessor (:func:`marl_mm.utils.apply_num_classes`).
+
+        Args:
+            cfg (Config): The (merged) config; not changed (a copy is).
+
+        Returns:
+            MarlRunner: The built runner.
+        """
+        cfg = copy.deepcopy(cfg)
+        apply_num_classes(cfg)
+        return super().from_cfg(cfg)
 
     def load_checkpoint(self,
                         filename: str,

@@ -88,3 +88,15 @@ def test_ci_pins_satisfy_the_user_ranges(setup_py):
             assert name in pins, f'{req.name} ({group}): not pinned in ci.txt'
             assert req.specifier.contains(pins[name], prereleases=True), (
                 f'ci.txt pins {req.name}=={pins[name]} outside {text}')
+
+
+def test_ci_pins_a_setuptools_with_pkg_resources():
+    """ci.txt's setuptools satisfies torch (>= 77.0.3) and still ships
+    ``pkg_resources`` (removed in 81), which mmengine imports for
+    ``mmpretrain::`` bases and openmim 0.3.9 imports at start-up."""
+    from packaging.specifiers import SpecifierSet
+    pins = dict(
+        line.split('==') for line in
+        (REPO_ROOT / 'requirements' / 'ci.txt').read_text().splitlines()
+        if line.strip() and not line.startswith('#'))
+    assert pins['setuptools'] in SpecifierSet('>=77.0.3,<81')

@@ -142,19 +142,18 @@ def test_show_dir_draws_every_image_with_the_metric_label_set(
     above 0.1 in the shapes configs; the visualiser drew the labels >= 0.5,
     e.g. [2, 4, 7, 5] where the metric predicts [2, 4, 7])."""
     import numpy as np
-    from mmpretrain.visualization import UniversalVisualizer
-
     from marl_mm.evaluation.metrics.functional import topk_thr_binarize
+    from marl_mm.visualization import GlimpseVisualizer
     config, ckpt, data = _tiny_rarl_setup(tmp_path)
-    drawn = []  # (pred_score, pred_label) of what the parent draws
-    original = UniversalVisualizer.visualize_cls
+    drawn = []  # (pred_score, pred_label) of what the header writes
+    original = GlimpseVisualizer._header_lines
 
-    def spy(self, image, data_sample, *args, **kwargs):
+    def spy(self, data_sample, *args, **kwargs):
         drawn.append((data_sample.pred_score.numpy().copy(),
                       data_sample.pred_label.tolist()))
-        return original(self, image, data_sample, *args, **kwargs)
+        return original(self, data_sample, *args, **kwargs)
 
-    monkeypatch.setattr(UniversalVisualizer, 'visualize_cls', spy)
+    monkeypatch.setattr(GlimpseVisualizer, '_header_lines', spy)
     show_dir = tmp_path / 'vis'
     test_tool.main([str(config), str(ckpt), '--show-dir', str(show_dir),
                     '--work-dir', str(tmp_path / 'work')])

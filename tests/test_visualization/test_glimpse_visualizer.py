@@ -17,6 +17,7 @@ from mmpretrain.structures import DataSample
 
 from marl_mm.visualization import (GlimpseVisualizer, input_to_image_frame,
                                    map_boxes)
+from marl_mm.visualization.glimpse_visualizer import STEP_COLOURS
 from tests_conftest import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,14 @@ CLASSES = ('circle', 'square', 'triangle', 'cross', 'star', 'diamond',
 
 @pytest.fixture(scope='module')
 def vis():
-    return GlimpseVisualizer(name='test_glimpse_visualizer')
+    # min_side=0: drawn at the image's own size (pixel checks by hand)
+    return GlimpseVisualizer(name='test_glimpse_visualizer', min_side=0)
+
+
+def image_part(vis, drawn, i=0):
+    """The ``i``-th image / panel of the last drawing (text lies outside)."""
+    x, y, w, h = vis.last_layout['image_boxes'][i]
+    return drawn[y:y + h, x:x + w]
 
 
 def crop_sample(ori_hw, n=512, crop=448, flip=False) -> DataSample:
@@ -82,12 +90,12 @@ def rarl_sample(ori_hw, locations) -> DataSample:
 
 def check_rarl_drawing(vis, image, ds, tmp_path):
     """Render to PNG; pixels change on every mapped box edge and nowhere in
-    the image part farther than 60 px from the boxes (the step labels start
-    at the locations and may stick out of the boxes by their length)."""
+    the image part farther than 60 px from the boxes (all text lies in the
+    margins)."""
     out = tmp_path / 'rarl.png'
     vis.visualize_cls(image, ds, classes=CLASSES, draw_gt=False,
                       draw_pred=False, out_file=str(out))
-    drawn = mmcv.imread(str(out), channel_order='rgb')
+    drawn = image_part(vis, mmcv.imread(str(out), channel_order='rgb'))
     h, w = image.shape[:2]
     assert drawn.shape == image.shape
     changed = np.abs(drawn.astype(int) - image.astype(int)).max(-1) > 8
@@ -128,11 +136,20 @@ def test_rarl_on_real_voc_image(vis, tmp_path):
 
 def test_rarl_text_and_resize(vis, tmp_path):
     """With the label text (validation samples have no pred_label: labels
-    >= pred_thr are listed) and with resize: the size follows the resize."""
+    >= pred_thr are listed) and with resize: the size follows the resize
+    (enlarged x3 to reach min_side = 256 with the default visualiser)."""
     image = np.full((150, 200, 3), 90, dtype=np.uint8)
     ds = rarl_sample((150, 200), [[0., 0.]])
     drawn = vis.visualize_cls(image, ds, classes=CLASSES, resize=100)
-    assert drawn.shape == (100, 133, 3)
+    assert image_part(vis, drawn).shape == (100, 133, 3)
+    big = GlimpseVisualizer(name='test_resize_min_side')
+    drawn = big.visualize_cls(image, ds, classes=CLASSES, resize=100)
+    assert big.last_layout['scale'] == 3
+    assert image_part(big, drawn).shape == (300, 399, 3)
+    # the header wraps to the drawing's width; names, best first
+    header = ' '.join(big.last_layout['texts'][:2])
+    assert header.startswith(
+        'Prediction: hexagon 0.95, ring 0.82, diamond 0.69, star 0.56')
     labelled = vis._with_pred_label(ds)
     # scores 0.05..0.95 over 8 classes: >= 0.5 are classes 4..7, best first
     assert labelled.pred_label.tolist() == [7, 6, 5, 4]
@@ -159,28 +176,37 @@ def rarnn_sample(ori_hw) -> DataSample:
 
 
 def test_rarnn_panels(vis, tmp_path):
+    """One panel per emitted glimpse (0 and 2 of 4), each with its own
+    attention map and title; the legend explains what is shown."""
     rng = np.random.RandomState(1)
     image = (rng.rand(120, 160, 3) * 100 + 80).astype(np.uint8)
-    vis.max_cols = 2
     out = tmp_path / 'rarnn.png'
-    try:
-        vis.visualize_cls(image, rarnn_sample((120, 160)), classes=CLASSES,
-                          draw_gt=False, draw_pred=False, out_file=str(out))
-    finally:
-        vis.max_cols = 5
-    grid = mmcv.imread(str(out), channel_order='rgb').astype(int)
-    assert grid.shape == (240, 320, 3)  # 2 x 2 panels of the image size
-    panels = [grid[r * 120:(r + 1) * 120, c * 160:(c + 1) * 160]
-              for r in range(2) for c in range(2)]
-    # the hot cell of glimpse 0 is cell (1, 1): rows 15..30, columns 20..40
+    vis.visualize_cls(image, rarnn_sample((120, 160)), classes=CLASSES,
+                      draw_gt=False, draw_pred=False, out_file=str(out))
+    drawn = mmcv.imread(str(out), channel_order='rgb').astype(int)
+    layout = vis.last_layout
+    assert layout['panels'] == [0, 2]
+    assert len(layout['image_boxes']) == 2
+    panels = [image_part(vis, drawn, i) for i in range(2)]
+    assert all(p.shape == image.shape for p in panels)
+    # glimpse 0 is hot in cell (1, 1): rows 15..30, columns 20..40
     hot = panels[0][19:26, 26:34]
     assert (hot[..., 0] - image[19:26, 26:34, 0]).mean() > 30  # red heat
     cold = panels[0][60:80, 100:140]  # a cell far from it: blue side of jet
     assert (cold[..., 2] - cold[..., 0]).mean() > 40
-    # not emitted (glimpse 1): grey, darker, channels equal up to rounding
-    grey = panels[1][5:60, 5:150]
-    assert np.abs(grey[..., 0] - grey[..., 2]).max() <= 2
-    assert grey.mean() < image[5:60, 5:150].mean()
+    # glimpse 2 is hot in cell (2, 5): rows 30..45, columns 100..120
+    assert (panels[1][34:41, 104:116, 0] -
+            image[34:41, 104:116, 0]).mean() > 30
+    assert (panels[1][19:26, 26:34, 2] - panels[1][19:26, 26:34, 0]
+            ).mean() > 40  # glimpse 0's hot cell is cold here
+    titles = layout['texts'][:2]
+    assert titles == ['glimpse 1: cross 0.65, p(emit) 0.90',
+                      'glimpse 3: cross 0.65, p(emit) 0.70']
+    legend = ' '.join(layout['texts'][2:])
+    assert '2 of the 4 candidate glimpses were emitted' in legend
+    assert 'attention' in legend and 'p(emit): probability' in legend
+    assert not any(t.startswith('e=') or ' e=' in t
+                   for t in layout['texts'])
 
 
 def test_rarnn_heat_only_inside_the_crop(vis, tmp_path):
@@ -191,7 +217,7 @@ def test_rarnn_heat_only_inside_the_crop(vis, tmp_path):
     ds.set_metainfo(dict(img_shape=(224, 224), scale_factor=(256 / 500,
                                                              256 / 375)))
     drawn = vis.visualize_cls(image, ds, draw_gt=False, draw_pred=False)
-    panel = drawn[:375, :500].astype(int)
+    panel = image_part(vis, drawn).astype(int)
     changed = np.abs(panel - 128).max(-1) > 8
     x1, y1, x2, y2 = map_boxes(np.array([0., 0., 224., 224.]),
                                input_to_image_frame(ds, (375, 500)))
@@ -201,19 +227,21 @@ def test_rarnn_heat_only_inside_the_crop(vis, tmp_path):
     inside[int(y1) + 2:int(y2) - 2, int(x1) + 2:int(x2) - 2] = True
     outside = np.ones_like(changed)
     outside[int(y1) - 1:int(y2) + 2, int(x1) - 1:int(x2) + 2] = False
-    label_band = np.zeros_like(changed)
-    label_band[330:, :] = True  # the panel's label, bottom-left
-    assert changed[inside & ~label_band].mean() > 0.99
-    assert not changed[outside & ~label_band].any()
+    assert changed[inside].mean() > 0.99
+    assert not changed[outside].any()  # titles are outside the panel
 
 
 def test_gap_sample_gets_text_only(vis):
     image = np.full((100, 120, 3), 50, dtype=np.uint8)
     ds = DataSample().set_pred_score(torch.tensor([0.9, 0.2, 0.6]))
     drawn = vis.visualize_cls(image, ds, classes=['a', 'b', 'c'])
-    assert drawn.shape == image.shape
-    changed = np.abs(drawn.astype(int) - 50).max(-1) > 8
-    assert changed[:30, :60].any() and not changed[60:, :].any()
+    # the header lies above the image: the image itself is untouched
+    np.testing.assert_array_equal(image_part(vis, drawn), image)
+    x, y, w, h = vis.last_layout['image_boxes'][0]
+    assert (x, y + h) == (0, drawn.shape[0]) and y > 0
+    header = drawn[:y].astype(int)
+    assert (np.abs(header - header[0, -1]).max(-1) > 60).any()  # text
+    assert vis.last_layout['texts'] == ['Prediction: a 0.90, c 0.60']
 
 
 def test_validation_hook_path(tmp_path):
@@ -236,7 +264,8 @@ def test_validation_hook_path(tmp_path):
     hook._draw_samples(0, dict(inputs=inputs), [ds], step=3)
     saved = list((tmp_path / 'vis_data' / 'vis_image').glob('*.png'))
     assert len(saved) == 1 and saved[0].name == '0_3.png'
-    img = mmcv.imread(str(saved[0]), channel_order='rgb')
+    img = image_part(visualizer, mmcv.imread(str(saved[0]),
+                                             channel_order='rgb'))
     assert img.shape == (448, 448, 3)
     assert img[440, 5, 2] == 200 and img[440, 5, 0] == 0  # shown as blue
 
@@ -309,9 +338,11 @@ def test_validation_loop_writes_glimpse_png(tmp_path):
     for png, file in zip(saved, files):
         drawn = mmcv.imread(str(png), channel_order='rgb')
         image = mmcv.imread(str(file), channel_order='rgb')
-        assert drawn.shape == image.shape == (64, 64, 3)
-        changed = np.abs(drawn.astype(int) - image.astype(int)).max(-1) > 8
-        assert changed.mean() > 0.01  # the regions and the path are drawn
+        assert image.shape == (64, 64, 3)
+        # enlarged x4 (min_side 256), header above, legend below
+        assert drawn.shape[1] == 256 and drawn.shape[0] > 256
+        for colour in STEP_COLOURS[:3]:  # the 3 steps, each its colour
+            assert (np.abs(drawn.astype(int) - colour).max(-1) < 4).any()
 
 
 def test_drawn_label_set_follows_the_metric_rule():
@@ -345,3 +376,79 @@ def test_drawn_label_set_follows_the_metric_rule():
         dict(pred_topk=3, pred_thr=None)
     assert label_protocol_from_evaluator(
         dict(type='MultiLabelAP', mode='voc07_11point')) is None
+
+
+def _text_rows(drawn, y0, y1):
+    """Rows of ``drawn[y0:y1]`` holding light text on the dark margin."""
+    band = drawn[y0:y1].astype(int)
+    return np.flatnonzero((band.min(-1) > 150).any(1))
+
+
+def test_text_height_proportional_to_the_image():
+    """The header's text is the same share of the drawn image at 128 px
+    (enlarged to 256) and at 500 px, and readable at 128 px (>= 9 px)."""
+    heights = {}
+    for side in (128, 500):
+        vis = GlimpseVisualizer(name=f'test_text_{side}')
+        image = np.full((side, side, 3), 90, dtype=np.uint8)
+        ds = DataSample().set_pred_score(torch.tensor([0.9, 0.2]))
+        drawn = vis.visualize_cls(image, ds, classes=['Hg', 'b'])
+        x, y, w, h = vis.last_layout['image_boxes'][0]
+        rows = _text_rows(drawn, 0, y)
+        heights[side] = (rows.max() - rows.min() + 1, w)
+    (h128, w128), (h500, w500) = heights[128], heights[500]
+    assert w128 == 256 and w500 == 500
+    assert h128 >= 9  # 'Hg' ascender to descender
+    assert abs(h500 / w500 - h128 / w128) < 0.2 * h128 / w128
+
+
+def test_rarl_steps_in_distinct_colours_with_the_path():
+    """On a 128 px shapes-like image: each step's colour is drawn, the
+    step centres are joined by the white path, and the legend names every
+    step (colour swatch + location + label), all outside the image."""
+    vis = GlimpseVisualizer(name='test_rarl_colours')
+    image = np.full((128, 128, 3), 40, dtype=np.uint8)
+    ds = DataSample(metainfo=dict(img_shape=(128, 128)))
+    centres = torch.tensor([[30., 30.], [90., 40.], [60., 100.]])
+    half = torch.tensor([6., 6.])
+    ds.set_field(torch.cat([centres - half, centres + half], -1)[:, None],
+                 'glimpse_boxes')  # (T=3, k=1, 4)
+    ds.set_field(torch.eye(3, len(CLASSES)) * 0.8, 'glimpse_scores')
+    drawn = vis.visualize_cls(image, ds, classes=CLASSES, draw_pred=False)
+    part = image_part(vis, drawn).astype(int)  # enlarged x2
+    for colour in STEP_COLOURS[:3]:
+        near = np.abs(part - colour).max(-1) < 4
+        assert near.sum() > 20, colour
+    # the path: white pixels at the midpoints between consecutive centres
+    for a, b in ((0, 1), (1, 2)):
+        mx, my = ((centres[a] + centres[b]) / 2 * 2).round().int().tolist()
+        assert (part[my - 2:my + 3, mx - 2:mx + 3].min(-1) > 200).any()
+    legend = vis.last_layout['texts']
+    assert 'white line: the path between the step centres' in ' '.join(legend)
+    text = ' '.join(legend)  # lines wrap to the drawing's width
+    for step in ('step 1 at (23%, 23%): circle 0.80',
+                 'step 2 at (70%, 31%): square 0.80',
+                 'step 3 at (47%, 78%): triangle 0.80'):
+        assert step in text
+    # the swatches: each step colour also lies in the legend margin
+    x, y, w, h = vis.last_layout['image_boxes'][0]
+    below = drawn[y + h:].astype(int)
+    for colour in STEP_COLOURS[:3]:
+        assert (np.abs(below - colour).max(-1) == 0).sum() > 20
+
+
+def test_rarnn_identical_maps_are_said_and_none_emitted():
+    vis = GlimpseVisualizer(name='test_rarnn_same', min_side=0)
+    image = np.full((64, 64, 3), 100, dtype=np.uint8)
+    ds = DataSample(metainfo=dict(img_shape=(64, 64)))
+    ds.set_field(torch.ones(3, 4, 4), 'attention_maps')
+    ds.set_field(torch.tensor([True, True, False]), 'emission_mask')
+    vis.visualize_cls(image, ds, draw_pred=False)
+    assert vis.last_layout['panels'] == [0, 1]
+    assert 'All emitted glimpses have the same attention map.' in \
+        ' '.join(vis.last_layout['texts'])
+    ds.set_field(torch.zeros(3, dtype=torch.bool), 'emission_mask')
+    drawn = vis.visualize_cls(image, ds, draw_pred=False)
+    assert vis.last_layout['panels'] == []
+    assert vis.last_layout['texts'][0] == 'no glimpse emitted'
+    np.testing.assert_array_equal(image_part(vis, drawn), image)

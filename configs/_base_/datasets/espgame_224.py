@@ -7,8 +7,11 @@
 data_root = 'data/espgame'  # <- the one value to change
 
 dataset_type = 'ESPGame'
+# the one number of classes: the data preprocessor's and (via
+# marl_mm.utils.apply_num_classes in MarlRunner) the head's
+num_classes = 268
 data_preprocessor = dict(
-    num_classes=268,
+    num_classes=num_classes,
     mean=[123.675, 116.28, 103.53],  # ImageNet, RGB
     std=[58.395, 57.12, 57.375],
     to_rgb=True,

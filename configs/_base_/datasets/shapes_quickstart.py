@@ -11,8 +11,11 @@ data_root = 'data/shapes'  # <- the one value to change
 # running code from it, and every entry is checked.
 dataset_type = 'CheckedMultiLabelDataset'
 image_size = 128  # the generator's --size
+# the one number of classes: the data preprocessor's and (via
+# marl_mm.utils.apply_num_classes in MarlRunner) the head's
+num_classes = 8
 data_preprocessor = dict(
-    num_classes=8,
+    num_classes=num_classes,
     mean=[123.675, 116.28, 103.53],  # ImageNet, RGB
     std=[58.395, 57.12, 57.375],
     to_rgb=True,

@@ -13,8 +13,11 @@ split_dir = '{{ fileDirname }}/../../../work_dirs/voc_split'  # <- change
 dataset_type = 'StrictVOC'
 image_size = 144
 crop_size = 128
+# the one number of classes: the data preprocessor's and (via
+# marl_mm.utils.apply_num_classes in MarlRunner) the head's
+num_classes = 20
 data_preprocessor = dict(
-    num_classes=20,
+    num_classes=num_classes,
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     to_rgb=True,

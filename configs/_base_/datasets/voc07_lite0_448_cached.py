@@ -12,8 +12,11 @@ _base_ = ['./voc07_cpu_128.py']
 cache_dir = '{{ fileDirname }}/../../../work_dirs/cache/effnet-lite0_voc07_448'  # noqa: E501  <- change
 dataset_type = 'CachedFeatureMaps'
 # the maps are network activations: no mean / std, no channel swap
+# the one number of classes: the data preprocessor's and (via
+# marl_mm.utils.apply_num_classes in MarlRunner) the head's
+num_classes = 20
 data_preprocessor = dict(
-    _delete_=True, num_classes=20, to_onehot=True)
+    _delete_=True, num_classes=num_classes, to_onehot=True)
 train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),

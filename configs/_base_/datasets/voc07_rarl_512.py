@@ -8,8 +8,11 @@ data_root = 'data/VOCdevkit/VOC2007'  # <- the one value to change
 dataset_type = 'StrictVOC'  # mmpretrain's VOC, but unknown class names raise
 image_size = 512  # N
 crop_size = 448  # N - 64
+# the one number of classes: the data preprocessor's and (via
+# marl_mm.utils.apply_num_classes in MarlRunner) the head's
+num_classes = 20
 data_preprocessor = dict(
-    num_classes=20,
+    num_classes=num_classes,
     mean=[123.675, 116.28, 103.53],  # ImageNet, RGB
     std=[58.395, 57.12, 57.375],
     to_rgb=True,
