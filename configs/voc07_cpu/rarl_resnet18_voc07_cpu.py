@@ -4,7 +4,7 @@
 # at 128 px), same data and schedule. Anchor areas scaled from the paper's
 # (80, 160, 320) px per 448 px crop to a 128 px crop; the sigmoid BCE loss
 # as the baseline (the paper's squared loss on the softmax does not learn
-# from random init, METHOD.md "Known pitfalls").
+# from random init, docs/method.md "Known pitfalls").
 #   python tools/train.py configs/voc07_cpu/rarl_resnet18_voc07_cpu.py
 # Results: configs/voc07_cpu/README.md.
 _base_ = [

@@ -1,6 +1,6 @@
 """Does the learned policy help? The RL side of a trained model, measured.
 
-METHOD.md ("Known pitfalls") asks that the reinforcement parts be *shown*
+docs/method.md ("Known pitfalls") asks that the reinforcement parts be *shown*
 to learn: the reward above chance, RARL's locations spread over the images
 (not collapsed to one corner), RARNN's emission neither all nor nothing.
 The training logs show the sampled policy; this module measures the
@@ -11,7 +11,7 @@ images and the same backbone features:
   ``predict`` uses) against ``'random'`` (uniform random locations, the
   paper's "random" ablation run through the same trained head).
 * RARNN (:class:`GRREHead` with an emission indicator): ``'learned'``
-  (``e_t = [p_t > 0.5]`` with the fallback of METHOD.md) against ``'all'``
+  (``e_t = [p_t > 0.5]`` with the fallback of docs/method.md) against ``'all'``
   (every candidate emitted, "w/o EI") and ``'random'`` (each image emits
   as many glimpses as the learned policy does for it, chosen uniformly).
 

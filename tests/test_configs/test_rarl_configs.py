@@ -3,7 +3,7 @@ in the four VGG16 configs (VOC 2007 / COCO at N = 512 and 640), the
 optimiser and input protocol, the evaluation per dataset, and what each
 ablation of the paper changes against the main model.
 
-The values are the paper's ("Implementation details"; METHOD.md restores
+The values are the paper's ("Implementation details"; docs/method.md restores
 the numbers the text extraction lost): T = 5 steps, k = 9 anchors of areas
 80^2 / 160^2 / 320^2 (N = 512) or 96^2 / 192^2 / 384^2 (N = 640) and ratios
 2:1, 1:1, 1:2, sigma = 0.11, the squared loss on softmax, REINFORCE with a

@@ -83,7 +83,7 @@ def test_rarnn_learned_all_and_random_emissions():
     out = rarnn_policy_outputs(head, feats, y,
                                torch.Generator().manual_seed(3))
     learned = x[..., 0] > 0.5
-    for b in range(4):  # METHOD.md's fallback: the most probable glimpse
+    for b in range(4):  # docs/method.md's fallback: the most probable glimpse
         if not learned[b].any():
             learned[b, x[b, :, 0].argmax()] = True
     assert torch.equal(out['learned']['emitted'], learned)

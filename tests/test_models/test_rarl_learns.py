@@ -1,6 +1,6 @@
 """RARL's MAIN model (Ours-C: the LSTM drives localisation and
 classification, the head options of ``configs/rarl_vgg16_voc07.py``) learns
-its location policy from random init (METHOD.md, Known pitfalls): on a
+its location policy from random init (docs/method.md, Known pitfalls): on a
 synthetic task where one small object's class can only be read by a glimpse
 that lands on it, the trained deterministic policy reaches a clearly higher
 reward than the same model with random locations, looks at the object more

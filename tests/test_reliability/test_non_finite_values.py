@@ -94,7 +94,7 @@ def test_26_nan_predictions_in_validation():
 def test_27_zero_glimpses_emitted_for_a_whole_batch():
     """An emission policy that emits nothing: training gives finite losses
     and gradients (no classification term, the policy still learns); at test
-    every image emits its most likely glimpse (METHOD.md)."""
+    every image emits its most likely glimpse (docs/method.md)."""
     from marl_mm.models.necks import GlimpseFeatures
     torch.manual_seed(0)
     head = MODELS.build(dict(

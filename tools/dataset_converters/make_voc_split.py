@@ -1,13 +1,13 @@
 """Split a VOC image set into two seeded, disjoint image sets.
 
 Used for integration runs on a VOC folder that has only one official split
-(the team's ``voc2007_train`` holds the official ``train`` images only): the
+(e.g. a folder that holds the official ``train`` images only): the
 output files are ordinary VOC ``ImageSets`` lists that ``VOC`` reads through
 ``image_set_path`` (an absolute path works; the data folder itself is never
 written to).
 
     python tools/dataset_converters/make_voc_split.py \
-        ../shared/data/voc2007_train/VOCdevkit/VOC2007 work_dirs/voc_split \
+        path/to/VOCdevkit/VOC2007 work_dirs/voc_split \
         --split train --num-val 500
 """
 import argparse

@@ -3,10 +3,13 @@
 # and flip for training; resize 144, centre 128 crop for testing - on a
 # seeded 2000 / 500 split of one official VOC split, made by
 #   python tools/dataset_converters/make_voc_split.py \
-#       ../shared/data/voc2007_train/VOCdevkit/VOC2007 work_dirs/voc_split
+#       path/to/VOCdevkit/VOC2007 work_dirs/voc_split
 # (run from the repository root). AP as the VOC 2007 devkit (11-point,
 # difficult labels ignored) plus the non-interpolated AP, and the top-3
 # P/R/F1 table.
+# data_root below is the team's development data folder beside the
+# checkout (official VOC 2007 `train` images only); point it at your own
+# VOCdevkit/VOC2007 copy (<- change).
 data_root = '../shared/data/voc2007_train/VOCdevkit/VOC2007'  # <- change
 split_dir = '{{ fileDirname }}/../../../work_dirs/voc_split'  # <- change
 

@@ -2,7 +2,9 @@
 # EfficientNet-Lite configs, on a seeded 2000 / 500 split of one official
 # VOC split, made by
 #   python tools/dataset_converters/make_voc_split.py \
-#       ../shared/data/voc2007_train/VOCdevkit/VOC2007 work_dirs/voc_split
+#       path/to/VOCdevkit/VOC2007 work_dirs/voc_split
+# (data_root comes from voc07_cpu_128.py: the team's development data
+# folder; point it at your own VOCdevkit/VOC2007 copy there.)
 # Training: resize to 512, random 448 crop, flip; testing: the whole image
 # resized to 448 x 448 (what tools/misc/extract_feature_maps.py caches).
 _base_ = ['./voc07_cpu_128.py']

@@ -6,7 +6,7 @@
 # REINFORCE with the reward of Eq. 6 and a learned value baseline).
 #
 # Settings the paper gives are marked "paper"; the others are the defaults
-# chosen here (METHOD.md). Ablations (Table 1) are in configs/ablations/.
+# chosen here (docs/method.md). Ablations (Table 1) are in configs/ablations/.
 # The BackboneFreezeHook comes with the schedule (_base_/schedules/
 # rarnn_adam.py); leaf configs append the PolicyGradientHook, which logs
 # rl/reward, rl/emission_rate, rl/num_emitted, rl/advantage_abs, rl/entropy.

@@ -1,4 +1,4 @@
-# RARL ten-view test at N = 640 (Chen et al., AAAI 2018; METHOD.md "Test
+# RARL ten-view test at N = 640 (Chen et al., AAAI 2018; docs/method.md "Test
 # protocol"): the whole image resized to 640 x 640 (no centre crop), five
 # 576 x 576 crops (corners + centre) and their flips taken on the backbone's
 # feature map, probabilities averaged (TenViewClassifier).

@@ -38,7 +38,7 @@ head cannot do alone, because it needs the training loop, lives here:
   (``train/rl/running_baseline``). The ``LoggerHook`` then prints them as
   ``rl/<name>`` and sends them to every visualisation backend (TensorBoard
   included). These are the numbers that show whether the locations spread
-  and the reward rises above chance (METHOD.md, "Known pitfalls").
+  and the reward rises above chance (docs/method.md, "Known pitfalls").
 
 The hook only talks to heads through :class:`PolicyHeadMixin`; it finds
 them by walking the model after unwrapping DDP and other wrappers

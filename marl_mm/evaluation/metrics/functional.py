@@ -2,7 +2,7 @@
 
 The metric classes :class:`MultiLabelTopKMetric` and :class:`MultiLabelAP`
 call these; a stand-alone evaluation tool can call them on a saved
-``(N, D)`` score matrix. Definitions follow METHOD.md "Metric definitions"
+``(N, D)`` score matrix. Definitions follow docs/method.md "Metric definitions"
 (RARL, Chen et al. AAAI 2018; RARNN, Li et al. ACM MM 2018).
 
 Conventions shared by every function (defaults chosen here unless marked):
@@ -199,7 +199,7 @@ def multilabel_prf(pred_bin: ArrayLike,
     With ``N^c_correct``, ``N^c_predicted``, ``N^c_gt`` counted over the
     images (ignored entries left out):
     ``CP = mean_c N^c_correct / N^c_predicted`` (a class never predicted
-    counts 0, paper convention in METHOD.md), ``CR = mean_c N^c_correct /
+    counts 0, paper convention in docs/method.md), ``CR = mean_c N^c_correct /
     N^c_gt``, ``CF1 = 2 CP CR / (CP + CR)`` (harmonic mean of the averages,
     not the mean of per-class F1s); ``OP = sum_c N^c_correct / sum_c
     N^c_predicted``, ``OR = sum_c N^c_correct / sum_c N^c_gt``,

@@ -1,6 +1,6 @@
 """Per-class average precision and mAP, the ranking metric of RARL (Chen et
 al. AAAI 2018, VOC 2007 table) and RARNN (Li et al. ACM MM 2018, Tables
-2-3), in the three definitions in use (METHOD.md "Metric definitions":
+2-3), in the three definitions in use (docs/method.md "Metric definitions":
 VOC2007 11-point, VOC2010+ area, non-interpolated) and
 :func:`~marl_mm.evaluation.metrics.functional.average_precision`.
 """

@@ -1,7 +1,7 @@
 """Label-set metrics of RARL (Chen et al. AAAI 2018, COCO table) and RARNN
 (Li et al. ACM MM 2018, Tables 2-4): CP, CR, CF1, OP, OR, OF1 (= P_L, R_L,
 F_L, P_I, R_I, F_I) on the top-k labels kept above a probability threshold,
-and N+. Definitions: METHOD.md "Metric definitions" and
+and N+. Definitions: docs/method.md "Metric definitions" and
 :func:`~marl_mm.evaluation.metrics.functional.multilabel_prf`.
 """
 from typing import Dict, List, Optional
@@ -48,9 +48,9 @@ class MultiLabelTopKMetric(BaseMultiLabelMetric):
     to the lower class index; a label is kept when its probability is
     ``>= thr``; VOC difficult-only labels are ignored (a predicted one is
     neither a true nor a false positive, an unpredicted one no miss), as the
-    devkit does; CF1 is the harmonic mean of CP and CR (METHOD.md); a class
-    never predicted has precision 0 (METHOD.md); ``empty_class`` says how a
-    class without ground truth counts (see ``functional``).
+    devkit does; CF1 is the harmonic mean of CP and CR (docs/method.md); a
+    class never predicted has precision 0 (docs/method.md); ``empty_class``
+    says how a class without ground truth counts (see ``functional``).
 
     Args:
         topk: labels kept per image (``>= 1``) or None (no top-k cut).

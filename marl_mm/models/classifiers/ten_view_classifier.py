@@ -1,7 +1,7 @@
 """TenViewClassifier: RARL's ten-view test protocol on feature maps.
 
 RARL (Chen et al., AAAI 2018, "Implementation details" / test protocol;
-METHOD.md "Test protocol"): each test image is resized to N x N; five
+docs/method.md "Test protocol"): each test image is resized to N x N; five
 (N - 64) x (N - 64) crops (four corners and centre) and their horizontal
 flips give ten views whose scores are averaged (paper). The crops are taken
 on the backbone's feature map, so the backbone runs once per image and once

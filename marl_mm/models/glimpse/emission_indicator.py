@@ -5,7 +5,7 @@ glimpse (paper). Training samples ``e_t ~ Bernoulli(p_t)``, ``K`` sequences
 per image (paper: K = 4, folded into the batch here: rows ``b*K .. b*K+K-1``
 belong to image ``b``, the order of ``repeat_interleave``); test emits
 ``e_t = [p_t > 0.5]`` and, if that emits nothing, the glimpse with the
-largest ``p_t`` (METHOD.md). Log-probabilities and entropies are computed
+largest ``p_t`` (docs/method.md). Log-probabilities and entropies are computed
 from the logits (stable, via ``binary_cross_entropy_with_logits``). Under AMP
 the FC, the probabilities, log-probabilities and entropies run in float32
 with autocast off (:mod:`.float32_math`); the logits are float32.

@@ -5,7 +5,7 @@ returned at the last candidate glimpse::
         = N_+ R_+ - N_- R_-       otherwise
 
 (paper: ``R_+ = 1``, ``R_- = 0.1``, ``R_e = 10``). Default chosen here for
-what a "classification" is (METHOD.md): every emitted glimpse predicts the
+what a "classification" is (docs/method.md): every emitted glimpse predicts the
 argmax of its ``P_i``; ``N_+`` / ``N_-`` count the DISTINCT predicted labels
 that are / are not in the ground truth (two glimpses predicting the same
 label count once). Ties in the argmax go to the lower class index.

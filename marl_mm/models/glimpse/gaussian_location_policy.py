@@ -3,7 +3,7 @@ the text, unnumbered; its log-probability enters REINFORCE, Eq. 8:
 localisation network ``mu_t = tanh(W_l h_t)``, ``l_{t+1} ~ N(mu_t, sigma^2 I)``
 with sigma = 0.11, clipped to ``[-1, 1]``; deterministic ``l = mu`` at test).
 
-Options against the policy collapse of METHOD.md ("Known pitfalls");
+Options against the policy collapse of docs/method.md ("Known pitfalls");
 the paper's setting is ``detach_input=False, zero_init=False``:
 
 * ``detach_input`` (default False = paper): True makes the localisation

@@ -9,14 +9,14 @@ Implemented with :func:`torchvision.ops.roi_align` (no own kernel):
   centre at ``i + 0.5`` (pixel-centre convention; default chosen here).
 * ``sampling_ratio`` is fixed (default 2, chosen here) so that the number of
   bilinear samples per output bin does not depend on the box size.
-* Border (paper: regions may cross the border; METHOD.md: samples outside the
-  map read zeros). ``roi_align`` does not do that by itself: a sample between
-  -1 and 0 cells outside the map is clamped to the border cell, and only
-  samples further out read 0. We therefore zero-pad the map by ONE cell on
-  each side and shift the boxes by one cell: every sample then either lies on
-  the padded grid (exact zero-padded bilinear interpolation) or is clamped to
-  / beyond a zero cell, which reads 0. One cell of padding is enough for any
-  box.
+* Border (paper: regions may cross the border; docs/method.md: samples
+  outside the map read zeros). ``roi_align`` does not do that by itself: a
+  sample between -1 and 0 cells outside the map is clamped to the border
+  cell, and only samples further out read 0. We therefore zero-pad the map by
+  ONE cell on each side and shift the boxes by one cell: every sample then
+  either lies on the padded grid (exact zero-padded bilinear interpolation)
+  or is clamped to / beyond a zero cell, which reads 0. One cell of padding
+  is enough for any box.
 """
 from typing import Tuple
 

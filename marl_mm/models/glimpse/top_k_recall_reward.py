@@ -4,7 +4,7 @@ return of Eq. 6 with discount 1: every step's return is ``R = r_T``.
 
 Choices where the paper is open (defaults chosen here):
 
-* ``K = |GT|`` per image (paper reading of METHOD.md); ``topk=int`` gives a
+* ``K = |GT|`` per image (paper reading, docs/method.md); ``topk=int`` gives a
   fixed K.
 * Ties in the scores are broken by the lower class index (a stable
   descending sort), so the reward is deterministic.

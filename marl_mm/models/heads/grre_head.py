@@ -51,7 +51,7 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   MSE to R) | 'leave_one_out' (mean reward of the image's other K-1 samples)
   | 'running_mean' (the hook's, ``external_baseline``) | 'none'.
 * ``advantage_norm``: 'meanstd' (default, chosen here; paper: 'none') |
-  'std' | 'none': against the emission collapse of METHOD.md.
+  'std' | 'none': against the emission collapse of docs/method.md.
 * ``entropy_weight`` (default 0.01, chosen here; paper: 0): Bernoulli entropy
   bonus added to ``loss_pg``.
 * ``emission`` (:class:`EmissionIndicator` config): ``bias_init=0``,

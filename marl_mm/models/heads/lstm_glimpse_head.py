@@ -44,8 +44,9 @@ Predictions (:meth:`predict`) put into each ``DataSample``:
 * ``glimpse_boxes``: ``(T, k, 4)`` the regions ``(x1, y1, x2, y2)`` in pixels
   of the input crop (may cross its border).
 
-Options where the paper is open or against the policy collapse of METHOD.md
-"Known pitfalls" (default; paper vs chosen here; measurements in docs/):
+Options where the paper is open or against the policy collapse of
+docs/method.md "Known pitfalls" (default; paper vs chosen here; measurements
+in docs/):
 
 * policy warm-up: ``PolicyGradientHook(warmup_iters=N)`` (default 0; paper:
   none; RARL configs 500, quick start 38) looks at uniform random locations
