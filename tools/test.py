@@ -14,6 +14,7 @@ travels with the config.
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
@@ -111,6 +112,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    # a user error is one line with the fix, not a traceback
+    if not osp.isfile(args.config):
+        sys.exit(f'error: config file {args.config} not found; check the '
+                 'path (configs are under configs/, e.g. '
+                 'configs/resnet18_gap_shapes.py)')
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'error: checkpoint {args.checkpoint} not found; check the '
+                 'path (training writes work_dirs/<config name>/epoch_N.pth)')
     cfg = merge_args(Config.fromfile(args.config), args)
 
     import marl_mm  # noqa: F401
@@ -118,8 +127,6 @@ def main(argv=None) -> dict:
     if not args.no_data_check:
         from marl_mm.datasets import check_data_roots
         check_data_roots(cfg, splits=('test', ))
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
 
     from marl_mm.utils import setup_cpu_distributed
     setup_cpu_distributed(cfg, args.launcher)  # torchrun without a GPU

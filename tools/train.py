@@ -8,6 +8,7 @@ expected layout instead of failing inside a dataloader worker.
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 
@@ -92,6 +93,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    # a user error is one line with the fix, not a traceback
+    if not osp.isfile(args.config):
+        sys.exit(f'error: config file {args.config} not found; check the '
+                 'path (configs are under configs/, e.g. '
+                 'configs/resnet18_gap_shapes.py)')
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 

@@ -184,3 +184,18 @@ def test_show_dir_draws_every_image_with_the_metric_label_set(
         cfg.visualizer
     with pytest.raises(SystemExit):
         test_tool.parse_args(['x.py', 'c.pth', '--interval', '0'])
+
+
+def test_missing_config_or_checkpoint_is_one_line(tmp_path):
+    """A typo'd path stops with one line naming it and the fix (no
+    traceback): SystemExit carries the message python prints."""
+    with pytest.raises(SystemExit) as e:
+        train_tool.main(['configs/typo_config.py'])
+    assert str(e.value).startswith(
+        'error: config file configs/typo_config.py not found')
+    assert '\n' not in str(e.value)
+    with pytest.raises(SystemExit) as e:
+        test_tool.main(['configs/resnet18_gap_shapes.py',
+                        str(tmp_path / 'no.pth')])
+    assert 'checkpoint' in str(e.value) and 'no.pth' in str(e.value)
+    assert '\n' not in str(e.value)
