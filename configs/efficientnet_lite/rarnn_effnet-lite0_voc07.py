@@ -1,0 +1,28 @@
+# The model of rarnn_effnet-lite0_voc07_cached.py on images: the frozen,
+# ImageNet-pretrained EfficientNet-Lite0 in front of the same RARNN neck and
+# head, for testing, inference and drawings on images. A checkpoint trained on
+# the cache holds the head only; attach the backbone once with
+#   python tools/misc/attach_backbone.py \
+#       configs/efficientnet_lite/rarnn_effnet-lite0_voc07.py \
+#       work_dirs/rarnn_effnet-lite0_voc07_cached/epoch_12.pth rarnn_lite0.pth
+# and use rarnn_lite0.pth with tools/test.py, demo/image_demo.py or
+# tools/visualization/vis_glimpses.py.
+_base_ = [
+    '../_base_/models/rarnn_effnet-lite0.py',
+    '../_base_/datasets/voc07_lite_448.py',
+    '../_base_/schedules/cached_adam_12e.py',
+    '../_base_/default_runtime.py',
+]
+# as in rarnn_effnet-lite0_voc07_cached.py
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
+    'neck.rhn.fc': dict(lr_mult=0.001), 'neck.rhn.deconv': dict(lr_mult=0.1)}))
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='FeatureMapWrapper',
+        backbone=dict(type='EfficientNetLite', arch='lite0',
+                      out_indices=(6, )),
+        frozen_stages=7,
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='safe:effnet-lite://lite0')))
