@@ -30,8 +30,8 @@ model = dict(
         anchor_sizes=(24, 48, 96),
         embed_dims=256,
         hidden_dims=256,
-        baseline_hidden=64,
-        sigma=0.22,
+        policy=dict(sigma=0.22),
+        baseline=dict(hidden_dims=64),
         loss_type='bce'))
 # the semantic FC (fan-in 12,544) and the location network at 1e-5 (the
 # paper's rate), the rest at the schedule's 1e-3: at 1e-3 Adam kills the

@@ -5,5 +5,5 @@
 # paper's setting.
 _base_ = ['../rarl_vgg16_voc07.py']
 model = dict(head=dict(
-    loc_zero_init=False, advantage_norm='none', policy_detach_state=False))
+    policy=dict(zero_init=False, detach_input=False), advantage_norm='none'))
 custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=0)]

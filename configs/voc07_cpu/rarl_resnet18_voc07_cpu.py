@@ -31,7 +31,7 @@ model = dict(
         anchor_sizes=(24, 48, 96),
         embed_dims=256,
         hidden_dims=256,
-        baseline_hidden=64,
+        baseline=dict(hidden_dims=64),
         loss_type='bce'))
 # Learning rates per part (chosen here; docs/rarl.md "From random init on
 # real images"): the backbone and the rest of the head at the schedule's

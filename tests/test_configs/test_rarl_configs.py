@@ -57,14 +57,13 @@ def test_head_is_the_papers(name):
     assert tuple(head.anchor_sizes) == sizes
     assert tuple(head.anchor_ratios) == (2., 1., .5)  # 2:1, 1:1, 1:2
     assert len(head.anchor_sizes) * len(head.anchor_ratios) == 9  # k
-    assert head.sigma == 0.11
+    assert head.policy == dict(sigma=0.11)  # the rest: head defaults
     assert head.loss_type == 'squared'
-    assert head.baseline_mode == 'learned'
+    assert head.baseline == dict(mode='learned')
     assert head.lambda_pg == 1. and head.lambda_b == 1.
     # paper defaults of the head, not overridden by the config
-    for key in ('reward_topk', 'advantage_norm', 'policy_detach_state',
-                'use_lstm', 'classify_from', 'random_locations',
-                'region_source'):
+    for key in ('reward', 'advantage_norm', 'use_lstm', 'classify_from',
+                'random_locations', 'region_source'):
         assert key not in head, key
     backbone = cfg.model.backbone
     assert backbone.type == 'VGGFeatureMap' and backbone.with_pool5 is False
@@ -75,11 +74,11 @@ def test_head_defaults_are_the_papers():
     """The defaults the configs rely on (previous test) are the paper's."""
     from marl_mm.models.heads import LSTMGlimpseHead
     head = LSTMGlimpseHead(num_classes=3, embed_dims=8, hidden_dims=8,
-                           baseline_hidden=4)
+                           baseline=dict(hidden_dims=4))
     assert head.reward_fn.topk is None  # K = |GT|
     assert head.advantage_norm == 'none'  # raw R - b
-    assert head.loc_net.detach_input is False
-    assert head.loc_net.input_grad_scale == 1.
+    assert head.loc_net.detach_input is False  # REINFORCE reaches the state
+    assert head.baseline_mode == 'learned'
     assert head.use_lstm and head.classify_from == 'state'  # Ours-C
     assert head.region_source == 'anchors' and not head.random_locations
 
@@ -139,9 +138,9 @@ ABLATION_CHANGES = {
     'rarl_vgg16_voc07_single_region.py': dict(anchor_sizes=(160, ),
                                               anchor_ratios=(1., )),
     'rarl_vgg16_voc07_proposals.py': dict(region_source='proposals'),
-    'rarl_vgg16_voc07_paper_policy.py': dict(loc_zero_init=False,
-                                             advantage_norm='none',
-                                             policy_detach_state=False),
+    'rarl_vgg16_voc07_paper_policy.py': dict(
+        policy=dict(sigma=0.11, zero_init=False, detach_input=False),
+        advantage_norm='none'),
 }
 
 
@@ -156,9 +155,8 @@ def test_ablation_changes_only_its_part(name):
     got = {k: (tuple(v) if isinstance(v, (list, tuple)) else v)
            for k, v in changed.items()}
     # keys set to the head's default value are not a change of the model
-    for key in ('advantage_norm', 'policy_detach_state'):
-        if key in expected and key not in got:
-            expected.pop(key)
+    if 'advantage_norm' in expected and 'advantage_norm' not in got:
+        expected.pop('advantage_norm')
     assert got == expected
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
                 'val_evaluator'):

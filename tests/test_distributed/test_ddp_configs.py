@@ -123,10 +123,10 @@ def _shrink(model: dict) -> dict:
         head.update(in_channels=8, context_channels=8, relation_channels=8)
     if head['type'] == 'LSTMGlimpseHead':
         head.update(embed_dims=8, hidden_dims=8, roi_size=2)
-        if head.get('loc_hidden_dims'):
-            head['loc_hidden_dims'] = 4
-    if 'baseline_hidden' in head or head['type'] in ('LSTMGlimpseHead',
-                                                     'GRREHead'):
+        if (head.get('policy') or {}).get('hidden_dims'):
+            head['policy']['hidden_dims'] = 4
+        head['baseline'] = dict(head.get('baseline') or {}, hidden_dims=4)
+    if 'baseline_hidden' in head or head['type'] == 'GRREHead':
         head['baseline_hidden'] = 4
     return model
 

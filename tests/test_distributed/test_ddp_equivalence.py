@@ -79,9 +79,9 @@ MODELS_CFG = {
         head=dict(type='LSTMGlimpseHead', num_classes=NUM_CLASSES,
                   in_channels=64, feat_stride=16, num_steps=2,
                   anchor_sizes=(16, 32), roi_size=3, embed_dims=16,
-                  hidden_dims=16, baseline_hidden=8, sigma=0.2,
-                  loss_type='bce', advantage_norm='meanstd',
-                  loc_zero_init=False)),
+                  hidden_dims=16, baseline=dict(hidden_dims=8),
+                  policy=dict(sigma=0.2, zero_init=False),
+                  loss_type='bce', advantage_norm='meanstd')),
     'rarnn': dict(
         type='ImageClassifier', backbone=TINY_BACKBONE,
         data_preprocessor=PREPROCESSOR,

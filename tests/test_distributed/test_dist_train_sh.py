@@ -38,8 +38,8 @@ MODEL = dict(
         out_index=-1),  # (B, 64, 4, 4) at 64 px
     head=dict(type='LSTMGlimpseHead', num_classes=8, in_channels=64,
               feat_stride=16, num_steps=2, anchor_sizes=(16, 32), roi_size=3,
-              embed_dims=16, hidden_dims=16, baseline_hidden=8, sigma=0.2,
-              loss_type='bce'))
+              embed_dims=16, hidden_dims=16, baseline=dict(hidden_dims=8),
+              policy=dict(sigma=0.2), loss_type='bce'))
 
 
 def _free_port() -> int:

@@ -36,7 +36,8 @@ MAIN_CONFIG = REPO_ROOT / 'configs' / 'rarl_vgg16_voc07.py'
 D, HW = 4, 16
 SCALED = dict(num_classes=D, in_channels=D + 1, feat_stride=16, num_steps=3,
               anchor_sizes=(64., ), embed_dims=64,
-              hidden_dims=64, baseline_hidden=32, sigma=0.22)
+              hidden_dims=64, baseline=dict(hidden_dims=32),
+              policy=dict(sigma=0.22))
 WARMUP_ITERS = 100  # PolicyGradientHook(warmup_iters=...), scaled
 
 

@@ -25,7 +25,7 @@ model = dict(
                       out_indices=(2, ))),
     head=dict(type='LSTMGlimpseHead', num_classes=4, in_channels=256,
               feat_stride=16, num_steps=2, anchor_sizes=(16, 32, 48),
-              embed_dims=32, hidden_dims=32, baseline_hidden=16,
+              embed_dims=32, hidden_dims=32, baseline=dict(hidden_dims=16),
               loss_type='bce'))
 dataset = dict(
     type='CheckedMultiLabelDataset', data_root={root!r}, ann_file='ann.json',

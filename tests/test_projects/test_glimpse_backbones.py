@@ -99,7 +99,7 @@ def test_rarl_glimpses_in_pixel_frame(name):
         feats = model.extract_feat(torch.randn(2, 3, size, size))
         (sample, _) = model.head.predict(feats)
     boxes = sample.glimpse_boxes  # (T, k, 4) in input pixels
-    # loc_zero_init: the first location is the image centre
+    # policy zero_init: the first location is the image centre
     centre = (boxes[0, :, :2] + boxes[0, :, 2:]) / 2  # (k, 2)
     torch.testing.assert_close(centre, torch.full_like(centre, size / 2))
     # anchor areas as configured (paper: 80^2, 160^2, 320^2 px)

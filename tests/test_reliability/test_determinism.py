@@ -34,7 +34,7 @@ SETUPS = {
         backbone=TINY_BACKBONE,
         head=dict(in_channels=64, num_steps=2, anchor_sizes=(16, 32),
                   roi_size=3, embed_dims=16, hidden_dims=16,
-                  baseline_hidden=8))),
+                  baseline=dict(hidden_dims=8)))),
     'rarnn': ('rarnn_resnet18_shapes.py', 0, dict(
         backbone=TINY_BACKBONE,
         neck=dict(rhn=dict(in_channels=64, feat_dims=16, spatial_size=4,

@@ -94,7 +94,8 @@ MODELS = {
         head=dict(type='LSTMGlimpseHead', num_classes=8, in_channels=64,
                   feat_stride=16, num_steps=2, anchor_sizes=(16, 32),
                   roi_size=3, embed_dims=16, hidden_dims=16,
-                  baseline_hidden=8, sigma=0.2, loss_type='bce')),
+                  baseline=dict(hidden_dims=8), policy=dict(sigma=0.2),
+                  loss_type='bce')),
     'rarnn': dict(
         type='ImageClassifier', backbone=TINY_BACKBONE,
         neck=dict(type='RHNContextNeck',

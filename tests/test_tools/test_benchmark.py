@@ -19,7 +19,7 @@ _base_ = ['{BASE_CONFIG}']
 model = dict(
     backbone=dict(backbone=dict(base_channels=16, stem_channels=16)),
     head=dict(in_channels=64, embed_dims=32, hidden_dims=32,
-              baseline_hidden=16))
+              baseline=dict(hidden_dims=16)))
 """
 
 

@@ -312,7 +312,8 @@ def test_validation_loop_writes_glimpse_png(tmp_path):
         model=dict(
             backbone=dict(backbone=dict(base_channels=8, stem_channels=8)),
             head=dict(in_channels=32, embed_dims=16, hidden_dims=16,
-                      baseline_hidden=8, anchor_sizes=(16, 24, 32))),
+                      baseline=dict(hidden_dims=8),
+                      anchor_sizes=(16, 24, 32))),
         val_dataloader=dict(
             batch_size=2, num_workers=0, persistent_workers=False,
             dataset=dict(data_root=str(data), pipeline=pipeline)),

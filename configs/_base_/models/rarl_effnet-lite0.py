@@ -18,8 +18,8 @@ model = dict(
         sampling_ratio=4,
         embed_dims=512,
         hidden_dims=512,
-        sigma=0.11,  # paper
-        loss_type='bce',  # chosen here (paper: squared on the softmax)
-        baseline_hidden=128))
+        policy=dict(sigma=0.11),  # paper
+        baseline=dict(hidden_dims=128),
+        loss_type='bce'))  # chosen here (paper: squared on the softmax)
 # random locations, no policy loss, for the first 126 iterations (2 epochs)
 custom_hooks = [dict(type='PolicyGradientHook', warmup_iters=126)]

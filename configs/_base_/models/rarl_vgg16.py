@@ -22,11 +22,11 @@ model = dict(
         num_steps=5,
         anchor_sizes=(80, 160, 320),
         anchor_ratios=(2., 1., 0.5),
-        sigma=0.11,
+        policy=dict(sigma=0.11),
+        baseline=dict(mode='learned'),
         loss_type='squared',  # paper; 'bce' learns better from random init
         lambda_pg=1.,
-        lambda_b=1.,
-        baseline_mode='learned'))
+        lambda_b=1.))
 # The head's reinforcement statistics (rl/reward, rl/loc_spread, ...) are
 # logged, and sigma scheduled if asked, by the policy-gradient hook.
 # warmup_iters: default chosen here (paper: none; docs/rarl.md): the first

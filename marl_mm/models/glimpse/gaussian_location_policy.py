@@ -10,9 +10,6 @@ the paper's setting is ``detach_input=False, zero_init=False``:
   network read the state with its gradient stopped, so REINFORCE only trains
   this network and cannot drag the shared LSTM state around (but then the
   state must already encode where objects are; see LSTMGlimpseHead).
-* ``input_grad_scale`` (default 1 = paper): the state's value is used as is
-  but the gradient into it is multiplied by this factor (0 acts like
-  ``detach_input``); a middle ground (docs/rarl.md, 'Diagnosis').
 * ``zero_init`` (default True, chosen here): the output layer starts at zero,
   so every image starts at the centre, ``mu = 0``, away from tanh saturation.
 * ``hidden_dims`` (default None = the paper's single FC): an optional hidden
@@ -48,20 +45,14 @@ class GaussianLocationPolicy(BaseModule):
         hidden_dims: optional hidden layer width; ``None`` = one FC (paper).
         detach_input: stop the gradient into the state (see module doc).
         zero_init: zero the output layer in :meth:`init_weights`.
-        input_grad_scale: factor on the gradient into the state, in [0, 1].
         init_cfg: mmengine init config.
     """
 
     def __init__(self, in_dims: int, hidden_dims: Optional[int] = None,
                  detach_input: bool = False, zero_init: bool = True,
-                 input_grad_scale: float = 1.,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if not 0. <= input_grad_scale <= 1.:
-            raise ValueError('GaussianLocationPolicy: input_grad_scale must '
-                             f'be in [0, 1], got {input_grad_scale}')
         self.detach_input = detach_input
-        self.input_grad_scale = float(input_grad_scale)
         self.zero_init = zero_init
         if hidden_dims:
             self.net = nn.Sequential(nn.Linear(in_dims, hidden_dims),
@@ -80,8 +71,6 @@ class GaussianLocationPolicy(BaseModule):
         """Return ``(mu, pre_tanh)``, both ``(B, 2)`` float32."""
         if self.detach_input:
             state = state.detach()
-        elif self.input_grad_scale < 1.:  # same value, scaled gradient
-            state = torch.lerp(state.detach(), state, self.input_grad_scale)
         *body, out = self.net
         for layer in body:  # optional hidden layer, in the autocast dtype
             state = layer(state)  # (B, H)

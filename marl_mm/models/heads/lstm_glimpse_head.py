@@ -44,51 +44,34 @@ Predictions (:meth:`predict`) put into each ``DataSample``:
 * ``glimpse_boxes``: ``(T, k, 4)`` the regions ``(x1, y1, x2, y2)`` in pixels
   of the input crop (may cross its border).
 
-Options where the paper is open or against the policy collapse of
-docs/method.md "Known pitfalls" (default; paper vs chosen here; measurements
-in docs/):
+Options (default; paper vs chosen here), one line each, measurements in
+docs/rarl.md (RARL sections named) and the full table in docs/method.md
+("Defaults where the papers are open"):
 
-* policy warm-up: ``PolicyGradientHook(warmup_iters=N)`` (default 0; paper:
-  none; RARL configs 500, quick start 38) looks at uniform random locations
-  with no policy loss while the hook sets ``policy_warmup``, decided from
-  ``runner.iter`` (docs/rarl.md, 'The fix (new defaults)').
-* ``advantage_norm``: 'none' (default, paper: raw ``R - b``) | 'std' (divide
-  by the batch std) | 'meanstd' (also subtract the mean) (docs/rarl.md,
-  'The fix (new defaults)').
-* ``loss_type``: 'squared' (default, paper) | 'soft_ce' (paper's
-  alternative) | 'bce' (sigmoid BCE on the pooled scores, mean over the D
-  classes and the labelled images) (docs/rarl.md, 'Diagnosis').
-* ``policy_detach_state`` (default False, paper): True stops REINFORCE's
-  gradient into the shared state (docs/rarl.md, 'Diagnosis').
-* ``policy_state_grad_scale`` (default 1, paper): scales that gradient
-  (0 acts like detached) (docs/rarl.md, 'Diagnosis').
-* ``loc_zero_init`` (default True, chosen here; paper: False): every image
-  starts at the centre ``mu = 0``; the REINFORCE gradient into the state is
-  zero until ``W_l`` moves (docs/rarl.md, 'Zero-initialised location
-  network').
-* ``loc_hidden_dims`` (default None = the paper's single FC): an optional
-  hidden layer of the localisation network (:class:`GaussianLocationPolicy`).
-* ``lambda_mu`` (default 0, chosen here): weight of a penalty on the squared
-  pre-tanh location mean, added to ``loss_pg`` (docs/rarl.md, 'Diagnosis').
-* ``random_locations`` (default False): always uniform random locations, no
-  policy loss (the paper's "random" ablation; docs/rarl.md, 'Ablations').
-* ``region_source``: 'anchors' (default, paper: k anchors around ``l_t``) |
-  'proposals' (the paper's proposal ablation: step t looks at ONE region,
-  the t-th proposal of ``data_sample.proposals``, :class:`LoadProposals`; no
-  policy loss; missing ones replaced by the whole input, logged once)
-  (docs/rarl.md, 'Proposal ablation').
-* ``use_lstm`` / ``classify_from``: True / 'state' (default, paper's Ours-C) |
-  True / 'region' (Ours-B: regions classified from their semantic vectors) |
-  False (Ours-A: no recurrence, locations from the mean semantic vector)
-  (docs/rarl.md, 'Ablations').
-* learning rates (config, not an option here): the paper trains everything
-  at 1e-5; from random init at a higher Adam rate keep ``head.embed`` and
-  ``head.loc_net`` at 1e-5 with ``paramwise_cfg.custom_keys`` lr_mult
-  (docs/rarl.md, 'From random init on real images').
-* ``baseline_mode`` (:class:`PolicyHeadMixin`): 'learned' (default, paper) |
-  'running_mean' (the hook's running mean reward) | 'none'.
+* ``policy`` (:class:`GaussianLocationPolicy`): ``sigma`` 0.11 (paper; the
+  :class:`PolicyGradientHook` may schedule it as ``exploration``),
+  ``zero_init`` True (chosen here; paper False: 'Zero-initialised location
+  network'), ``detach_input`` False (paper: REINFORCE reaches the state;
+  'Diagnosis'), ``hidden_dims`` None (paper's single FC).
+* ``baseline`` (:class:`RewardBaseline`): ``mode`` 'learned' (paper) |
+  'running_mean' (the hook's) | 'none'; ``hidden_dims`` 256 (chosen here).
+* ``reward`` (:class:`TopKRecallReward`): ``topk`` None (K = |GT|, paper).
+* ``loss_type``: 'squared' (paper) | 'soft_ce' (paper's alternative) | 'bce'
+  ('Diagnosis').
+* ``advantage_norm``: 'none' (paper: raw ``R - b``) | 'std' | 'meanstd'
+  ('The fix (new defaults)').
+* ``random_locations``: uniform random locations, no policy loss ('Ablations').
+* ``region_source``: 'anchors' (paper) | 'proposals' (step t looks at the
+  t-th box of ``data_sample.proposals``, :class:`LoadProposals`; missing ones
+  are the whole input, logged once; 'Proposal ablation').
+* ``use_lstm`` / ``classify_from``: True / 'state' (Ours-C, paper's main) |
+  True / 'region' (Ours-B) | False (Ours-A: no recurrence) ('Ablations').
+* policy warm-up: ``PolicyGradientHook(warmup_iters=N)`` ('The fix (new
+  defaults)'); learning rates: ``paramwise_cfg`` in the configs ('From random
+  init on real images').
 """
 import logging
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -128,25 +111,20 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         sampling_ratio: roi_align samples per bin side (2, chosen here).
         embed_dims: semantic vector size (default 1024, chosen here).
         hidden_dims: LSTM hidden size (default 1024, chosen here).
-        sigma: Gaussian policy standard deviation (paper: 0.11); the
-            :class:`PolicyGradientHook` may schedule it (``exploration``).
+        policy: ``sigma`` (the Gaussian's standard deviation, paper 0.11)
+            and the keyword arguments of :class:`GaussianLocationPolicy`
+            (``zero_init``, ``detach_input``, ``hidden_dims``).
+        baseline: ``mode`` ('learned' | 'running_mean' | 'none') and the
+            keyword arguments of :class:`RewardBaseline` (``hidden_dims``).
+        reward: keyword arguments of :class:`TopKRecallReward` (``topk``).
         loss_type: 'squared' | 'soft_ce' | 'bce'.
-        reward_topk: fixed K of the reward, ``None`` for K = |GT|.
         lambda_pg: weight of the REINFORCE loss.
         lambda_b: weight of the baseline's MSE loss.
-        baseline_mode: 'learned' | 'running_mean' | 'none'.
-        baseline_hidden: hidden width of the learned baseline.
         use_lstm: recurrent module (False: Ours-A).
         classify_from: 'state' (LSTM h, paper) | 'region' (semantic vector).
         random_locations: uniform random locations (ablation).
-        policy_detach_state: the localisation network reads a detached state.
-        policy_state_grad_scale: scale of the REINFORCE gradient into the
-            state (1 = paper, 0 = detached).
         region_source: 'anchors' | 'proposals'.
-        loc_zero_init: zero-initialise the localisation output layer.
-        loc_hidden_dims: optional hidden layer of the localisation network.
         advantage_norm: 'none' | 'std' | 'meanstd'.
-        lambda_mu: weight of the pre-tanh mean penalty.
         init_cfg: mmengine init config.
     """
 
@@ -163,25 +141,22 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                  sampling_ratio: int = 2,
                  embed_dims: int = 1024,
                  hidden_dims: int = 1024,
-                 sigma: float = 0.11,
+                 policy: Optional[dict] = None,
+                 baseline: Optional[dict] = None,
+                 reward: Optional[dict] = None,
                  loss_type: str = 'squared',
-                 reward_topk: Optional[int] = None,
                  lambda_pg: float = 1.,
                  lambda_b: float = 1.,
-                 baseline_mode: str = 'learned',
-                 baseline_hidden: int = 256,
                  use_lstm: bool = True,
                  classify_from: str = 'state',
                  random_locations: bool = False,
                  region_source: str = 'anchors',
-                 policy_detach_state: bool = False,
-                 policy_state_grad_scale: float = 1.,
-                 loc_zero_init: bool = True,
-                 loc_hidden_dims: Optional[int] = None,
                  advantage_norm: str = 'none',
-                 lambda_mu: float = 0.,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        policy = {'sigma': 0.11, **(policy or {})}
+        baseline = {'mode': 'learned', **(baseline or {})}
+        sigma, baseline_mode = policy.pop('sigma'), baseline.pop('mode')
         if loss_type not in LOSS_TYPES:
             raise ValueError(f'LSTMGlimpseHead: loss_type must be one of '
                              f'{LOSS_TYPES}, got {loss_type!r}')
@@ -201,7 +176,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             raise ValueError('LSTMGlimpseHead: num_steps and num_classes must '
                              f'be >= 1, got {num_steps}, {num_classes}')
         if not sigma > 0:
-            raise ValueError(f'LSTMGlimpseHead: sigma must be > 0, got {sigma}')
+            raise ValueError('LSTMGlimpseHead: policy sigma must be > 0, got '
+                             f'{sigma}')
         self._init_policy_state(exploration=float(sigma),
                                 baseline_mode=baseline_mode)
         self.num_classes = num_classes
@@ -216,14 +192,13 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         self.region_source = region_source
         self._warned_no_proposals = False
         self.advantage_norm = advantage_norm
-        self.lambda_mu = lambda_mu
         # the warm-up counter of checkpoints written before the warm-up
         # moved to PolicyGradientHook (module extra state)
         self._ignore_legacy_state('_extra_state')
 
         self.anchors = GlimpseAnchors(anchor_sizes, anchor_ratios)
         self.cropper = RegionCropper(roi_size, feat_stride, sampling_ratio)
-        self.reward_fn = TopKRecallReward(reward_topk)
+        self.reward_fn = TopKRecallReward(**(reward or {}))
         self.num_regions = (1 if region_source == 'proposals' else
                             self.anchors.num_anchors)
 
@@ -235,10 +210,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         self.cls = nn.Linear(
             hidden_dims if classify_from == 'state' else embed_dims,
             num_classes)
-        self.loc_net = GaussianLocationPolicy(
-            state_dims, loc_hidden_dims, detach_input=policy_detach_state,
-            zero_init=loc_zero_init, input_grad_scale=policy_state_grad_scale)
-        self.baseline = (RewardBaseline(state_dims, baseline_hidden)
+        self.loc_net = GaussianLocationPolicy(state_dims, **policy)
+        self.baseline = (RewardBaseline(state_dims, **baseline)
                          if baseline_mode == 'learned' else None)
 
     # ------------------------------------------------------------ forward
@@ -246,14 +219,64 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         x = feats[-1] if isinstance(feats, (tuple, list)) else feats
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
-                'LSTMGlimpseHead: expected a (B, in_channels=' 
+                'LSTMGlimpseHead: expected a (B, in_channels='
                 f'{self.in_channels}, H, W) feature map, got '
                 f'{tuple(x.shape)}')
         return x
 
     def _embed(self, padded: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        regions = self.cropper(padded, boxes)  # (B, R, C, s, s)
-        return self.embed(regions.flatten(2))  # (B, R, E)
+        regions = self.cropper(padded, boxes)  # (B, R, C, s, s): Eq. 1
+        return self.embed(regions.flatten(2))  # (B, R, E): z_{t,r}
+
+    def _start(self, z: torch.Tensor):
+        """t = 0 on the whole map's vector ``z`` (B, E): ``(s_0, carry)``."""
+        if not self.use_lstm:  # Ours-A: the state is the semantic vector
+            return z, None
+        h, c = self.lstm(z)  # (B, Hd) each
+        return h, (h, c)
+
+    def _locate(self, mode: str, mu: torch.Tensor, t: int, input_size
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(action, l_{t+1}, boxes)``: the location drawn from the policy
+        (or uniform / its mean) and the k anchors around it (B, k, 4)."""
+        if mode == 'sample':
+            action, loc = self.loc_net.sample(mu, self.exploration)
+        elif mode == 'random':
+            action = loc = torch.rand_like(mu) * 2 - 1  # (B, 2)
+        else:
+            action = loc = mu.detach()
+        return action, loc, self.anchors(loc, input_size)
+
+    @staticmethod
+    def _locate_proposal(proposals: torch.Tensor, mu: torch.Tensor, t: int,
+                         input_size
+                         ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Proposal ablation: step t looks at ``proposals[:, t]`` (B, 1, 4);
+        its location is the box centre in ``[-1, 1]``."""
+        boxes = proposals[:, t:t + 1]  # (B, 1, 4)
+        centre = (boxes[:, 0, :2] + boxes[:, 0, 2:]) / 2  # (B, 2)
+        size = centre.new_tensor([input_size[1], input_size[0]])  # (w, h)
+        loc = centre / size * 2 - 1  # (B, 2)
+        return loc, loc, boxes
+
+    def _step(self, z: torch.Tensor, carry):
+        """Eq. 2 for each of the k regions from the carried ``(h, c)``, Eq. 4,
+        and the state averaged over the regions: ``(scores (B, k, D), s_t,
+        carry)``."""
+        (h, c), (B, k, _) = carry, z.shape
+        h_r, c_r = self.lstm(
+            z.reshape(B * k, -1),
+            (h.repeat_interleave(k, 0), c.repeat_interleave(k, 0))
+        )  # (B*k, Hd) each
+        h_r, c_r = h_r.view(B, k, -1), c_r.view(B, k, -1)
+        h, c = h_r.mean(1), c_r.mean(1)  # (B, Hd)
+        feat = h_r if self.classify_from == 'state' else z
+        return self.cls(feat), h, (h, c)
+
+    def _step_without_lstm(self, z: torch.Tensor, carry):
+        """Ours-A: regions classified from ``z`` (Eq. 4), the next state is
+        their mean semantic vector."""
+        return self.cls(z), z.mean(1), None
 
     def glimpse(self, feats, mode: str,
                 proposals: Optional[torch.Tensor] = None
@@ -276,56 +299,27 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             (B, T, k, 4).
         """
         x = self._feature_map(feats)  # (B, C, H, W)
-        B, k = x.shape[0], self.num_regions
         input_size = self.cropper.input_size(x)
         padded = self.cropper.pad(x)  # (B, C, H+2, W+2)
+        locate = (partial(self._locate_proposal, proposals)
+                  if mode == 'proposals' else partial(self._locate, mode))
+        step = self._step if self.use_lstm else self._step_without_lstm
 
         whole = x.new_tensor([0., 0., input_size[1], input_size[0]])
-        z = self._embed(padded, whole.expand(B, 1, 4))  # (B, 1, E)
-        if self.use_lstm:
-            h, c = self.lstm(z[:, 0])  # (B, Hd) each: s_0
-            state = h
-        else:
-            state = z[:, 0]  # (B, E)
-
+        state, carry = self._start(
+            self._embed(padded, whole.expand(x.shape[0], 1, 4))[:, 0])
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
                                'pre_tanh', 'states', 'boxes')}
-        for _ in range(self.num_steps):
+        for t in range(self.num_steps):
             mu, pre = self.loc_net(state)  # (B, 2) each: Gaussian policy
-            t = len(out['boxes'])
-            if mode == 'proposals':
-                boxes = proposals[:, t:t + 1]  # (B, 1, 4)
-                centre = (boxes[:, 0, :2] + boxes[:, 0, 2:]) / 2  # (B, 2)
-                action = loc = centre / centre.new_tensor(
-                    [input_size[1], input_size[0]]) * 2 - 1  # (B, 2)
-            else:
-                if mode == 'random':
-                    action = torch.rand_like(mu) * 2 - 1  # (B, 2)
-                    loc = action
-                elif mode == 'sample':
-                    action, loc = self.loc_net.sample(mu, self.exploration)
-                else:
-                    action = loc = mu.detach()
-                boxes = self.anchors(loc, input_size)  # (B, k, 4)
-            z = self._embed(padded, boxes)  # (B, k, E): Eq. 1 + FC
-            for name, v in (('locations', loc), ('actions', action),
-                            ('mu', mu), ('pre_tanh', pre), ('states', state),
-                            ('boxes', boxes)):
+            action, loc, boxes = locate(mu, t, input_size)
+            z = self._embed(padded, boxes)  # (B, k, E)
+            scores, next_state, carry = step(z, carry)  # (B, k, D)
+            for name, v in (('region_scores', scores), ('locations', loc),
+                            ('actions', action), ('mu', mu), ('pre_tanh', pre),
+                            ('states', state), ('boxes', boxes)):
                 out[name].append(v)
-            if self.use_lstm:
-                hd = h.shape[-1]
-                h_r, c_r = self.lstm(
-                    z.reshape(B * k, -1),
-                    (h.repeat_interleave(k, 0), c.repeat_interleave(k, 0))
-                )  # (B*k, Hd) each: Eq. 2
-                h_r, c_r = h_r.view(B, k, hd), c_r.view(B, k, hd)
-                h, c = h_r.mean(1), c_r.mean(1)  # (B, Hd): averaged state
-                state = h
-                feat = h_r if self.classify_from == 'state' else z
-            else:
-                state = z.mean(1)  # (B, E): Ours-A
-                feat = z
-            out['region_scores'].append(self.cls(feat))  # (B, k, D): Eq. 4
+            state = next_state
         result = {n: torch.stack(v, 1) for n, v in out.items()}
         # Eq. 3: category-wise max over the T*k regions
         result['scores'] = result['region_scores'].flatten(1, 2).amax(
@@ -443,10 +437,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             logp = self.loc_net.log_prob(out['actions'], out['mu'],
                                          self.exploration)  # (B, T)
             pg = -(logp * adv).sum(1)  # (B,): Eq. 8 with baseline
-            loss_pg = self.lambda_pg * (pg * validf).sum() / num_valid
-            if self.lambda_mu > 0:  # keep mu out of tanh saturation
-                loss_pg = loss_pg + self.lambda_mu * out['pre_tanh'].pow(2).mean()
-            losses['loss_pg'] = loss_pg
+            losses['loss_pg'] = self.lambda_pg * (pg * validf).sum() / \
+                num_valid
         else:  # random locations or proposals: nothing to reinforce
             losses['loss_pg'] = scores.new_zeros(()) + 0. * out['mu'].sum()
 

@@ -444,7 +444,7 @@ def test_with_lstm_glimpse_head():
     head = MODELS.build(dict(
         type='LSTMGlimpseHead', num_classes=3, in_channels=4, feat_stride=4.,
         num_steps=2, anchor_sizes=(8., ), anchor_ratios=(1., ), roi_size=2,
-        embed_dims=8, hidden_dims=8, baseline_mode='running_mean'))
+        embed_dims=8, hidden_dims=8, baseline=dict(mode='running_mean')))
     model = nn.Sequential()
     model.head = head
     hook = PolicyGradientHook(

@@ -22,7 +22,9 @@ def _head(**kw):
     cfg = dict(type='LSTMGlimpseHead', num_classes=3, in_channels=2,
                feat_stride=4, num_steps=2, anchor_sizes=(4., 8.),
                anchor_ratios=(1., 2.), roi_size=2, sampling_ratio=2,
-               embed_dims=5, hidden_dims=4, baseline_hidden=6)
+               embed_dims=5, hidden_dims=4, baseline=dict(hidden_dims=6))
+    for part in ('policy', 'baseline'):  # sub-configs merge
+        kw[part] = dict(cfg.get(part, {}), **kw.get(part, {}))
     cfg.update(kw)
     torch.manual_seed(0)
     head = MODELS.build(cfg)
@@ -91,8 +93,8 @@ def _sampled_reward_and_logp(head, feats, labels, seed=5):
 
 
 def test_reinforce_loss_matches_formula():
-    head = _head(baseline_mode='none', advantage_norm='none',
-                 loc_zero_init=False).train()
+    head = _head(baseline=dict(mode='none'), advantage_norm='none',
+                 policy=dict(zero_init=False)).train()
     feats = torch.randn(3, 2, 6, 6)
     labels = [[0], [1, 2], [2]]
     torch.manual_seed(5)
@@ -143,19 +145,19 @@ def test_gradient_routing(loss_type):
 
 def test_reinforce_reaches_the_state():
     """The paper's REINFORCE gradient into the shared state: with
-    ``loc_zero_init=False`` (paper) loss_pg sends a non-zero gradient into
+    ``policy=dict(zero_init=False)`` (paper) loss_pg sends a non-zero gradient into
     the LSTM and the semantic FC from the first iteration; with the default
     zero-initialised output layer ``d mu / d state = W_l = 0``, so it is
     exactly zero there at init (W_l itself is reached) and flows once W_l
     has moved."""
     feats = torch.randn(4, 2, 6, 6)
     labels = _samples([[0], [1], [2], [0, 2]])
-    paper = _head(loc_zero_init=False).train()
+    paper = _head(policy=dict(zero_init=False)).train()
     paper.zero_grad()
     paper.loss((feats,), labels)['loss_pg'].backward()
     assert _grads(paper.lstm) > 0 and _grads(paper.embed) > 0
 
-    head = _head().train()  # loc_zero_init=True
+    head = _head().train()  # policy zero_init=True
     head.zero_grad()
     head.loss((feats,), labels)['loss_pg'].backward()
     assert _grads(head.lstm) == 0 and _grads(head.embed) == 0
@@ -170,7 +172,7 @@ def test_reinforce_with_learned_baseline_by_hand():
     """loss_pg = mean over labelled images of -sum_t log pi(l_t) (R - b_t)
     and loss_baseline = lambda_b * mean over labelled images of
     mean_t (b_t - R)^2, with b_t = MLP(s_t) and log pi written out."""
-    head = _head(loc_zero_init=False, lambda_b=0.5).train()
+    head = _head(policy=dict(zero_init=False), lambda_b=0.5).train()
     feats = torch.randn(3, 2, 6, 6)
     labels = [[0], [], [1, 2]]  # image 1 has no labels: no term
     torch.manual_seed(5)
@@ -201,8 +203,24 @@ def test_reinforce_with_learned_baseline_by_hand():
     assert _grads(head.baseline) == 0
 
 
+def test_sub_configs_reach_their_parts():
+    head = _head(policy=dict(sigma=0.2, hidden_dims=3, detach_input=True,
+                             zero_init=False),
+                 baseline=dict(hidden_dims=7), reward=dict(topk=2))
+    assert head.exploration == 0.2 and head.loc_net.detach_input
+    assert not head.loc_net.zero_init and head.loc_net.net[0].out_features == 3
+    assert head.baseline.net[0].out_features == 7
+    assert head.reward_fn.topk == 2
+    head = _head(baseline=dict(mode='none'))
+    assert head.baseline is None and head.baseline_mode == 'none'
+    for old in (dict(sigma=0.2), dict(lambda_mu=0.1),
+                dict(policy_state_grad_scale=0.5)):
+        with pytest.raises(TypeError, match=next(iter(old))):
+            _head(**old)
+
+
 def test_detached_policy_state_keeps_reinforce_out_of_lstm():
-    head = _head(policy_detach_state=True).train()
+    head = _head(policy=dict(detach_input=True)).train()
     losses = head.loss((torch.randn(4, 2, 6, 6),),
                        _samples([[0], [1], [2], [0, 2]]))
     head.zero_grad()
@@ -329,14 +347,14 @@ def test_checkpoint_with_the_old_warmup_counter_loads():
     state = head.state_dict()
     assert not any(k.endswith('_extra_state') for k in state)
     old = dict(state, _extra_state={'train_iters': 7})
-    fresh = _head(sigma=0.3)
+    fresh = _head(policy=dict(sigma=0.3))
     fresh.load_state_dict(old, strict=True)
     for k, v in state.items():
         assert torch.equal(fresh.state_dict()[k], v), k
     # through marl_mm's checked loading (resume, test): the stale key is
     # reported as ignored, every weight is loaded
     from marl_mm.utils import load_state_dict_checked
-    fresh = _head(sigma=0.3)
+    fresh = _head(policy=dict(sigma=0.3))
     diff = load_state_dict_checked(fresh, old, 'old.pth', 'exact')
     assert diff.unexpected == ['_extra_state'] and not diff.missing
     for k, v in state.items():
@@ -383,7 +401,7 @@ def test_head_of_every_rarl_config_runs(path):
 def test_loss_under_bf16_autocast_keeps_policy_terms_float32():
     """AMP: the location policy's log-probabilities and the baseline run in
     float32 (marl_mm.models.glimpse.float32_math); every loss is finite."""
-    head = _head(loc_zero_init=False).train()
+    head = _head(policy=dict(zero_init=False)).train()
     feats = torch.randn(3, 2, 6, 6)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = head.glimpse((feats,), 'sample')
@@ -398,8 +416,8 @@ def test_hook_switch_to_running_mean_replaces_the_learned_baseline():
     """A head built with the learned value network and switched by the
     PolicyGradientHook to 'running_mean' uses the hook's baseline: no value
     loss, advantages R - b_ext (the switch used to be ignored)."""
-    head = _head(baseline_mode='learned', advantage_norm='none',
-                 loc_zero_init=False).train()
+    head = _head(baseline=dict(mode='learned'), advantage_norm='none',
+                 policy=dict(zero_init=False)).train()
     feats = torch.randn(3, 2, 6, 6)
     labels = [[0], [1, 2], [2]]
     head.baseline_mode = 'running_mean'  # what the hook does
