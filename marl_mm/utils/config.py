@@ -8,6 +8,7 @@ derived config that sets only a top-level ``num_classes = 10`` leaves the
 marl_mm config; ``tools/train.py``, ``tools/test.py``, ``mim train``) and
 :class:`marl_mm.apis.MultiLabelInferencer` call it on the loaded config.
 """
+import copy
 from typing import Any, List
 
 from mmengine.logging import print_log
@@ -70,3 +71,26 @@ def apply_num_classes(cfg) -> List[str]:
         print_log('num_classes = %d (top level of the config) applied to: %s'
                   % (value, ', '.join(changed)), logger='current')
     return changed
+
+
+def runner_model_cfg(cfg):
+    """The model config as mmengine's Runner builds it from ``cfg``.
+
+    The Runner puts a top-level ``data_preprocessor`` into the model config
+    when the model has none, and :class:`MarlRunner` applies the top-level
+    ``num_classes`` (:func:`apply_num_classes`). Tools that build the model
+    themselves (feature extraction, policy report, ``attach_backbone``) use
+    this so that they normalise and count classes as training did.
+
+    Args:
+        cfg (mmengine.Config): A loaded config (not modified).
+
+    Returns:
+        ConfigDict: A copy of ``cfg.model``.
+    """
+    cfg = copy.deepcopy(cfg)  # Config.copy is shallow
+    apply_num_classes(cfg)
+    model = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return model

@@ -77,3 +77,24 @@ def test_runner_builds_the_derived_class_count(tmp_path):
     # the final classifier has 10 outputs
     assert runner.model.head.cls.out_features == 10
     assert cfg.model.head.num_classes == 8  # the caller's config untouched
+
+
+def test_runner_model_cfg_merges_as_the_runner_does():
+    """Tools that build the model themselves get the top-level data
+    preprocessor and num_classes, and the loaded config is left as it was."""
+    from mmengine.config import Config
+    from marl_mm.utils import runner_model_cfg
+    cfg = Config(dict(
+        num_classes=10,
+        model=dict(type='ImageClassifier',
+                   head=dict(type='MultiLabelLinearClsHead', num_classes=8)),
+        data_preprocessor=dict(num_classes=8, mean=[1., 2., 3.])))
+    model = runner_model_cfg(cfg)
+    assert model.head.num_classes == 10
+    assert model.data_preprocessor.num_classes == 10
+    assert model.data_preprocessor.mean == [1., 2., 3.]
+    assert cfg.model.head.num_classes == 8 and 'data_preprocessor' not in \
+        cfg.model
+    own = Config(dict(model=dict(type='X', data_preprocessor=dict(a=1)),
+                      data_preprocessor=dict(a=2)))
+    assert runner_model_cfg(own).data_preprocessor.a == 1  # the model's wins

@@ -38,6 +38,7 @@ from marl_mm.evaluation.policy_report import (rarl_policy_outputs,
                                               rarnn_policy_outputs, summarise,
                                               verdicts)
 from marl_mm.models.heads import GRREHead, LSTMGlimpseHead
+from marl_mm.utils import runner_model_cfg
 from marl_mm.utils.checkpoint import load_checkpoint_checked
 
 
@@ -68,9 +69,7 @@ def run(args) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    if cfg.get('data_preprocessor') is not None:  # as the Runner merges it
-        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(runner_model_cfg(cfg))
     load_checkpoint_checked(model, args.checkpoint)
     model.eval()
     head = model.head

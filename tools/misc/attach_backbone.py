@@ -24,14 +24,12 @@ from mmengine.registry import init_default_scope
 def attach(config: str, checkpoint: str, out: str) -> dict:
     """Write ``out``; return the counts of weights taken from each side."""
     import marl_mm  # noqa: F401
+    from marl_mm.utils import runner_model_cfg
     from marl_mm.utils.checkpoint import load_checkpoint_safe
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model_cfg = cfg.model.copy()
-    if 'data_preprocessor' in cfg and 'data_preprocessor' not in model_cfg:
-        model_cfg['data_preprocessor'] = cfg.data_preprocessor
-    model = MODELS.build(model_cfg)
+    model = MODELS.build(runner_model_cfg(cfg))
     model.init_weights()
     ckpt = load_checkpoint_safe(checkpoint, 'cpu')
     head = ckpt.get('state_dict', ckpt)

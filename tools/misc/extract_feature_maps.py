@@ -42,12 +42,9 @@ def parse_args(argv=None):
 def build_extractor(cfg: Config) -> torch.nn.Module:
     """The config's model with its initialisation (pretrained weights) run,
     in eval mode."""
+    from marl_mm.utils import runner_model_cfg
     from mmpretrain.registry import MODELS
-    model_cfg = cfg.model.copy()
-    if 'data_preprocessor' in cfg and \
-            'data_preprocessor' not in model_cfg:  # as the Runner merges it
-        model_cfg['data_preprocessor'] = cfg.data_preprocessor
-    model = MODELS.build(model_cfg)
+    model = MODELS.build(runner_model_cfg(cfg))
     model.init_weights()
     return model.eval()
 
