@@ -14,6 +14,17 @@ the paper's setting is ``detach_input=False, zero_init=False``:
   so every image starts at the centre, ``mu = 0``, away from tanh saturation.
 * ``hidden_dims`` (default None = the paper's single FC): an optional hidden
   ReLU layer.
+* ``map_channels`` (default None = the paper's ``tanh(W_l h_t)``): the
+  location network reads the feature map as well as the state. The state
+  gives a query ``q_t = W_q h_t`` (C values); each map cell ``j`` gets the
+  weight ``w_j = softmax_j(q_t . F_j / sqrt(C))`` and the mean location is
+  their centre of mass, ``mu_t = sum_j w_j g_j``, with ``g_j`` the cell's
+  centre in normalised coordinates (chosen here: the paper's ``mu_t`` sees
+  one vector per image, so where it looks cannot depend on where the objects
+  are; docs/rarl.md, 'A location network that reads the map'). ``mu`` stays
+  inside the outermost cell centres, so it never saturates; with
+  ``zero_init`` every weight starts equal and ``mu = 0``. The map is read
+  detached: REINFORCE trains the query, not the backbone.
 
 The log-probability is taken of the *unclipped* Gaussian sample (the action
 actually drawn; clipping is part of the environment), default chosen here.
@@ -45,21 +56,26 @@ class GaussianLocationPolicy(BaseModule):
         hidden_dims: optional hidden layer width; ``None`` = one FC (paper).
         detach_input: stop the gradient into the state (see module doc).
         zero_init: zero the output layer in :meth:`init_weights`.
+        map_channels: C of the feature map the location network attends
+            over (``None``: the paper's FC + tanh on the state alone).
         init_cfg: mmengine init config.
     """
 
     def __init__(self, in_dims: int, hidden_dims: Optional[int] = None,
                  detach_input: bool = False, zero_init: bool = True,
+                 map_channels: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.detach_input = detach_input
         self.zero_init = zero_init
+        self.map_channels = map_channels
+        out_dims = map_channels or 2  # the query, or (x, y)
         if hidden_dims:
             self.net = nn.Sequential(nn.Linear(in_dims, hidden_dims),
                                      nn.ReLU(inplace=True),
-                                     nn.Linear(hidden_dims, 2))
+                                     nn.Linear(hidden_dims, out_dims))
         else:
-            self.net = nn.Sequential(nn.Linear(in_dims, 2))
+            self.net = nn.Sequential(nn.Linear(in_dims, out_dims))
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -67,16 +83,54 @@ class GaussianLocationPolicy(BaseModule):
             nn.init.zeros_(self.net[-1].weight)
             nn.init.zeros_(self.net[-1].bias)
 
-    def forward(self, state: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(mu, pre_tanh)``, both ``(B, 2)`` float32."""
+    @property
+    def reads_map(self) -> bool:
+        """Whether :meth:`forward` needs the feature map."""
+        return self.map_channels is not None
+
+    def forward(self, state: torch.Tensor,
+                feat_map: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(mu, pre_tanh)``, both ``(B, 2)`` float32.
+
+        With ``map_channels`` the location is the attention-weighted centre
+        of ``feat_map`` ``(B, C, H, W)`` and there is no tanh: ``pre_tanh``
+        is ``mu`` itself.
+        """
         if self.detach_input:
             state = state.detach()
         *body, out = self.net
         for layer in body:  # optional hidden layer, in the autocast dtype
             state = layer(state)  # (B, H)
-        pre = float32_linear(out, state)  # (B, 2) float32
+        pre = float32_linear(out, state)  # (B, 2) or query (B, C); float32
+        if not self.reads_map:
+            with no_autocast(pre):
+                return torch.tanh(pre), pre
+        if feat_map is None or feat_map.dim() != 4 or \
+                feat_map.shape[1] != self.map_channels:
+            raise ValueError(
+                'GaussianLocationPolicy: map_channels='
+                f'{self.map_channels} needs a (B, {self.map_channels}, H, W) '
+                'feature map, got '
+                f'{None if feat_map is None else tuple(feat_map.shape)}')
         with no_autocast(pre):
-            return torch.tanh(pre), pre
+            keys = feat_map.detach().float().flatten(2)  # (B, C, HW)
+            logits = torch.einsum('bc,bcn->bn', pre, keys) / math.sqrt(
+                self.map_channels)  # (B, HW)
+            mu = torch.einsum('bn,nd->bd', logits.softmax(-1),
+                              self.cell_centres(*feat_map.shape[-2:],
+                                                device=pre.device))
+            return mu, mu  # (B, 2)
+
+    @staticmethod
+    def cell_centres(h: int, w: int, device=None) -> torch.Tensor:
+        """``(h * w, 2)`` centres ``(x, y)`` of the map cells in normalised
+        coordinates (-1 and 1 are the outer edges of the first and last
+        cell), row-major as ``flatten(2)`` orders them."""
+        ys = (torch.arange(h, device=device) + 0.5) / h * 2 - 1
+        xs = (torch.arange(w, device=device) + 0.5) / w * 2 - 1
+        gy, gx = torch.meshgrid(ys, xs, indexing='ij')
+        return torch.stack([gx, gy], -1).reshape(-1, 2)
 
     @staticmethod
     def sample(mu: torch.Tensor, sigma: float) -> Tuple[torch.Tensor,

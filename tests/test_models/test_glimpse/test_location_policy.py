@@ -107,3 +107,54 @@ def test_policy_math_is_float32_under_bf16_autocast(hidden_dims):
         (-GaussianLocationPolicy.log_prob(raw, mu, sigma).sum()).backward()
     assert pol.net[-1].weight.grad.dtype == torch.float32
     assert pol.net[-1].weight.grad.abs().sum() > 0
+
+
+def test_map_policy_is_the_attention_centre_by_hand():
+    """map_channels: mu = sum_j softmax_j(q . F_j / sqrt(C)) g_j with
+    q = W h + b and g_j the cell centres, computed here with loops over the
+    cells of a 2 x 3 map."""
+    torch.manual_seed(0)
+    C, H, W = 4, 2, 3
+    pol = GaussianLocationPolicy(5, map_channels=C, zero_init=False)
+    pol.init_weights()
+    state, fmap = torch.randn(2, 5), torch.randn(2, C, H, W)
+    mu, pre = pol(state, fmap)
+    lin = pol.net[-1]
+    for b in range(2):
+        q = lin.weight.detach() @ state[b] + lin.bias.detach()
+        logits, centres = [], []
+        for i in range(H):
+            for j in range(W):
+                logits.append(float(q @ fmap[b, :, i, j]) / math.sqrt(C))
+                centres.append(((2 * j + 1) / W - 1, (2 * i + 1) / H - 1))
+        w = torch.tensor(logits).softmax(0)
+        hand = (w[:, None] * torch.tensor(centres)).sum(0)
+        torch.testing.assert_close(mu[b].detach(), hand, atol=1e-6,
+                                   rtol=1e-5)
+    assert torch.equal(mu, pre)
+    # the map is read detached; the query gets REINFORCE's gradient
+    fmap.requires_grad_(True)
+    pol(state, fmap)[0].sum().backward()
+    assert fmap.grad is None and pol.net[-1].weight.grad.abs().sum() > 0
+
+
+def test_map_policy_starts_at_the_centre_and_follows_a_hot_cell():
+    pol = GaussianLocationPolicy(3, map_channels=2, zero_init=True)
+    pol.init_weights()
+    fmap = torch.zeros(1, 2, 4, 4)
+    fmap[0, 0, 3, 1] = 100.  # one strong cell: row 3, column 1
+    mu, _ = pol(torch.randn(1, 3), fmap)
+    assert mu.abs().max() == 0  # equal weights: the centre of the grid
+    with torch.no_grad():
+        pol.net[-1].bias.copy_(torch.tensor([1., 0.]))  # query channel 0
+    mu, _ = pol(torch.randn(1, 3), fmap)
+    torch.testing.assert_close(mu[0], torch.tensor([-0.25, 0.75]),
+                               atol=1e-4, rtol=0)
+
+
+def test_map_policy_needs_a_map_of_its_channels():
+    pol = GaussianLocationPolicy(3, map_channels=8)
+    with pytest.raises(ValueError, match=r'map_channels=8.*got None'):
+        pol(torch.randn(1, 3))
+    with pytest.raises(ValueError, match=r'map_channels=8.*\(1, 4, 2, 2\)'):
+        pol(torch.randn(1, 3), torch.randn(1, 4, 2, 2))
