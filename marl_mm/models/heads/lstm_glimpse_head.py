@@ -52,10 +52,18 @@ docs/rarl.md (RARL sections named) and the full table in docs/method.md
   :class:`PolicyGradientHook` may schedule it as ``exploration``),
   ``zero_init`` True (chosen here; paper False: 'Zero-initialised location
   network'), ``detach_input`` False (paper: REINFORCE reaches the state;
-  'Diagnosis'), ``hidden_dims`` None (paper's single FC).
+  'Diagnosis'), ``hidden_dims`` None (paper's single FC), ``map_channels``
+  None (paper: ``mu`` from the state alone) | ``in_channels`` (``mu`` is the
+  centre of an attention over the map cells queried by the state).
 * ``baseline`` (:class:`RewardBaseline`): ``mode`` 'learned' (paper) |
-  'running_mean' (the hook's) | 'none'; ``hidden_dims`` 256 (chosen here).
-* ``reward`` (:class:`TopKRecallReward`): ``topk`` None (K = |GT|, paper).
+  'self_critical' (the reward of the same image under the test-time policy
+  ``l = mu``, one extra forward without gradient; chosen here for
+  pretrained features, docs/rarl.md) | 'running_mean' (the hook's) |
+  'none'; ``hidden_dims`` 256 (chosen here).
+* ``reward``: ``kind`` 'recall' (paper, :class:`TopKRecallReward` with
+  ``topk`` None: K = |GT|) | 'neg_loss' (minus the image's classification
+  loss of the pooled scores: graded where recall is already 1; chosen here
+  for pretrained features). The logged ``reward`` is the recall either way.
 * ``loss_type``: 'squared' (paper) | 'soft_ce' (paper's alternative) | 'bce'
   ('Diagnosis').
 * ``advantage_norm``: 'none' (paper: raw ``R - b``) | 'std' | 'meanstd'
@@ -93,6 +101,8 @@ from .targets import multi_hot_targets
 
 LOSS_TYPES = ('squared', 'soft_ce', 'bce')
 REGION_SOURCES = ('anchors', 'proposals')
+BASELINE_MODES = ('learned', 'self_critical', 'running_mean', 'none')
+REWARD_KINDS = ('recall', 'neg_loss')
 
 
 @MODELS.register_module()
@@ -113,10 +123,14 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         hidden_dims: LSTM hidden size (default 1024, chosen here).
         policy: ``sigma`` (the Gaussian's standard deviation, paper 0.11)
             and the keyword arguments of :class:`GaussianLocationPolicy`
-            (``zero_init``, ``detach_input``, ``hidden_dims``).
-        baseline: ``mode`` ('learned' | 'running_mean' | 'none') and the
-            keyword arguments of :class:`RewardBaseline` (``hidden_dims``).
-        reward: keyword arguments of :class:`TopKRecallReward` (``topk``).
+            (``zero_init``, ``detach_input``, ``hidden_dims``,
+            ``map_channels``: set it to ``in_channels`` for the location
+            network that reads the map).
+        baseline: ``mode`` ('learned' | 'self_critical' | 'running_mean' |
+            'none') and the keyword arguments of :class:`RewardBaseline`
+            (``hidden_dims``).
+        reward: ``kind`` ('recall' | 'neg_loss') and the keyword arguments
+            of :class:`TopKRecallReward` (``topk``).
         loss_type: 'squared' | 'soft_ce' | 'bce'.
         lambda_pg: weight of the REINFORCE loss.
         lambda_b: weight of the baseline's MSE loss.
@@ -125,6 +139,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         random_locations: uniform random locations (ablation).
         region_source: 'anchors' | 'proposals'.
         advantage_norm: 'none' | 'std' | 'meanstd'.
+        dropout: dropout on the semantic vectors in training (default 0,
+            chosen here; the paper names none).
         init_cfg: mmengine init config.
     """
 
@@ -152,11 +168,20 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                  random_locations: bool = False,
                  region_source: str = 'anchors',
                  advantage_norm: str = 'none',
+                 dropout: float = 0.,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         policy = {'sigma': 0.11, **(policy or {})}
         baseline = {'mode': 'learned', **(baseline or {})}
+        reward = {'kind': 'recall', **(reward or {})}
         sigma, baseline_mode = policy.pop('sigma'), baseline.pop('mode')
+        reward_kind = reward.pop('kind')
+        if baseline_mode not in BASELINE_MODES:
+            raise ValueError(f'LSTMGlimpseHead: baseline mode must be one of '
+                             f'{BASELINE_MODES}, got {baseline_mode!r}')
+        if reward_kind not in REWARD_KINDS:
+            raise ValueError(f'LSTMGlimpseHead: reward kind must be one of '
+                             f'{REWARD_KINDS}, got {reward_kind!r}')
         if loss_type not in LOSS_TYPES:
             raise ValueError(f'LSTMGlimpseHead: loss_type must be one of '
                              f'{LOSS_TYPES}, got {loss_type!r}')
@@ -178,8 +203,14 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         if not sigma > 0:
             raise ValueError('LSTMGlimpseHead: policy sigma must be > 0, got '
                              f'{sigma}')
-        self._init_policy_state(exploration=float(sigma),
-                                baseline_mode=baseline_mode)
+        # the mixin knows 'learned' | 'running_mean' | 'none'; the self-
+        # critical baseline needs nothing from the hook
+        self._init_policy_state(
+            exploration=float(sigma),
+            baseline_mode='none' if baseline_mode == 'self_critical' else
+            baseline_mode)
+        self.baseline_mode = baseline_mode
+        self.reward_kind = reward_kind
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.num_steps = num_steps
@@ -198,18 +229,25 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
 
         self.anchors = GlimpseAnchors(anchor_sizes, anchor_ratios)
         self.cropper = RegionCropper(roi_size, feat_stride, sampling_ratio)
-        self.reward_fn = TopKRecallReward(**(reward or {}))
+        self.reward_fn = TopKRecallReward(**reward)
         self.num_regions = (1 if region_source == 'proposals' else
                             self.anchors.num_anchors)
 
+        if not 0 <= dropout < 1:
+            raise ValueError(f'LSTMGlimpseHead: dropout must be in [0, 1), '
+                             f'got {dropout}')
         self.embed = nn.Sequential(
             nn.Linear(in_channels * roi_size * roi_size, embed_dims),
-            nn.ReLU(inplace=True))
+            nn.ReLU(inplace=True), nn.Dropout(dropout))
         state_dims = hidden_dims if use_lstm else embed_dims
         self.lstm = nn.LSTMCell(embed_dims, hidden_dims) if use_lstm else None
         self.cls = nn.Linear(
             hidden_dims if classify_from == 'state' else embed_dims,
             num_classes)
+        if policy.get('map_channels') not in (None, in_channels):
+            raise ValueError(
+                'LSTMGlimpseHead: policy map_channels must be None or '
+                f"in_channels={in_channels}, got {policy['map_channels']}")
         self.loc_net = GaussianLocationPolicy(state_dims, **policy)
         self.baseline = (RewardBaseline(state_dims, **baseline)
                          if baseline_mode == 'learned' else None)
@@ -311,7 +349,7 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
                                'pre_tanh', 'states', 'boxes')}
         for t in range(self.num_steps):
-            mu, pre = self.loc_net(state)  # (B, 2) each: Gaussian policy
+            mu, pre = self.loc_net(state, x)  # (B, 2) each: Gaussian policy
             action, loc, boxes = locate(mu, t, input_size)
             z = self._embed(padded, boxes)  # (B, k, E)
             scores, next_state, carry = step(z, carry)  # (B, k, D)
@@ -381,10 +419,10 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         return self._probabilities(self.forward(feats))
 
     # --------------------------------------------------------------- loss
-    def _cls_loss(self, scores: torch.Tensor, y: torch.Tensor,
-                  valid: torch.Tensor) -> torch.Tensor:
-        """Eq. 9 ('squared'; 'soft_ce' and 'bce' are the options) on
-        ``p = softmax(a)`` (Eq. 10), averaged over the labelled images."""
+    def _image_losses(self, scores: torch.Tensor,
+                      y: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` classification loss of each image (Eq. 9 on
+        ``p = softmax(a)``, Eq. 10; 'soft_ce' and 'bce' are the options)."""
         if self.loss_type == 'bce':  # mean over the D classes
             per_image = F.binary_cross_entropy_with_logits(
                 scores, y, reduction='none').mean(-1)  # (B,)
@@ -394,6 +432,12 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                 per_image = (scores.softmax(-1) - p_hat).pow(2).sum(-1)
             else:
                 per_image = -(p_hat * scores.log_softmax(-1)).sum(-1)
+        return per_image
+
+    def _cls_loss(self, scores: torch.Tensor, y: torch.Tensor,
+                  valid: torch.Tensor) -> torch.Tensor:
+        """The classification loss averaged over the labelled images."""
+        per_image = self._image_losses(scores, y)  # (B,)
         # images without labels (no p_hat, no reward) are excluded from
         # every loss
         return (per_image * valid).sum() / valid.sum().clamp(min=1)
@@ -414,6 +458,10 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         y = multi_hot_targets(data_samples, self.num_classes, scores.device,
                               type(self).__name__)
         reward, valid = self.reward_fn(scores.detach(), y)  # (B,) each
+        # what REINFORCE maximises: the paper's recall, or minus the
+        # classification loss (a reward that does not saturate at 1)
+        pg_reward = (reward if self.reward_kind == 'recall' else
+                     -self._image_losses(scores.detach(), y))  # (B,)
         validf = valid.float()
         num_valid = validf.sum().clamp(min=1)
         losses = {'loss_cls': self._cls_loss(scores, y, validf)}
@@ -422,14 +470,24 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         if self.baseline_mode == 'learned':
             b = self.baseline(states)  # (B, T), detached input
             losses['loss_baseline'] = self.lambda_b * (
-                (b - reward[:, None]).pow(2).mean(1) * validf).sum() / num_valid
-            adv = reward[:, None] - b.detach()  # (B, T)
+                (b - pg_reward[:, None]).pow(2).mean(1) * validf
+            ).sum() / num_valid
+            adv = pg_reward[:, None] - b.detach()  # (B, T)
+        elif self.baseline_mode == 'self_critical' and mode == 'sample':
+            # the reward of the same image under the test-time policy
+            # (l = mu), as in self-critical sequence training
+            losses['loss_baseline'] = scores.new_zeros(())
+            with torch.no_grad():
+                greedy = self.glimpse(feats, 'mean')['scores']  # (B, D)
+            b = (self.reward_fn(greedy, y)[0] if self.reward_kind == 'recall'
+                 else -self._image_losses(greedy, y))  # (B,)
+            adv = (pg_reward - b)[:, None].expand(-1, self.num_steps)
         else:
             losses['loss_baseline'] = scores.new_zeros(())
             base = (self.external_baseline if self.baseline_mode ==
                     'running_mean' and self.external_baseline is not None
                     else 0.)
-            adv = (reward - base)[:, None].expand(-1, self.num_steps)
+            adv = (pg_reward - base)[:, None].expand(-1, self.num_steps)
         adv = self.normalise_advantage(adv, self.advantage_norm,
                                        valid[:, None])
 

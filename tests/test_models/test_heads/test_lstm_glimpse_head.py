@@ -431,3 +431,79 @@ def test_hook_switch_to_running_mean_replaces_the_learned_baseline():
                                rtol=1e-4)
     torch.testing.assert_close(head.rl_stats['advantage_abs'],
                                (reward - 0.25).abs().mean())
+
+
+def test_self_critical_baseline_and_neg_loss_reward_by_hand():
+    """baseline 'self_critical', reward 'neg_loss' (bce): the advantage of
+    each image is -BCE(sampled scores) + BCE(scores of l = mu), computed
+    here from two separate glimpse runs; loss_pg = mean over labelled images
+    of -sum_t log pi(l_t) * advantage."""
+    head = _head(policy=dict(zero_init=False), loss_type='bce',
+                 baseline=dict(mode='self_critical'),
+                 reward=dict(kind='neg_loss')).train()
+    assert head.baseline is None
+    feats = torch.randn(3, 2, 6, 6)
+    labels = [[0], [], [1, 2]]
+    torch.manual_seed(5)
+    losses = head.loss((feats,), _samples(labels))
+    torch.manual_seed(5)
+    out = head.glimpse((feats,), 'sample')
+    greedy = head.glimpse((feats,), 'mean')['scores']
+    y = torch.zeros(3, 3)
+    for i, lab in enumerate(labels):
+        y[i, lab] = 1
+
+    def bce(s):  # per image, mean over classes, written out
+        p = s.sigmoid()
+        return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
+
+    adv = -bce(out['scores']) + bce(greedy)  # (B,)
+    z = (out['actions'] - out['mu']) / 0.11
+    logp = (-0.5 * z ** 2 - math.log(0.11)
+            - 0.5 * math.log(2 * math.pi)).sum(-1)  # (B, T)
+    keep = [0, 2]
+    pg = -(logp.sum(1) * adv)[keep].mean()
+    torch.testing.assert_close(losses['loss_pg'], pg, atol=1e-4, rtol=1e-4)
+    assert losses['loss_baseline'] == 0
+    # the logged reward stays the paper's top-K recall
+    top = out['scores'].argsort(-1, descending=True)
+    recall = torch.tensor([
+        len(set(top[i, :len(lab)].tolist()) & set(lab)) / len(lab)
+        for i, lab in enumerate(labels) if lab])
+    torch.testing.assert_close(losses['reward'], recall.mean())
+
+
+def test_map_reading_location_network_in_the_head():
+    """policy map_channels=in_channels: mu_1 is the attention centre over
+    the map queried by s_0 (GaussianLocationPolicy's own formula is checked
+    by hand in test_location_policy.py); a wrong width is refused."""
+    head = _head(policy=dict(map_channels=2, zero_init=False)).eval()
+    feats = torch.randn(2, 2, 6, 6)
+    out = head.glimpse((feats,), 'mean')
+    mu1, _ = head.loc_net(out['states'][:, 0], feats)
+    torch.testing.assert_close(out['mu'][:, 0], mu1)
+    torch.testing.assert_close(out['locations'], out['mu'])
+    assert out['mu'].abs().max() < 1  # inside the outer cell centres
+    assert (out['mu'][0] - out['mu'][1]).abs().max() > 1e-4  # per image
+    with pytest.raises(ValueError, match='map_channels must be None or '
+                       'in_channels=2, got 3'):
+        _head(policy=dict(map_channels=3))
+
+
+def test_dropout_on_semantic_vectors_only_in_training():
+    head = _head(dropout=0.5)
+    feats = torch.randn(2, 2, 6, 6)
+    head.eval()
+    a = head.glimpse((feats,), 'mean')['scores']
+    ref = _head(dropout=0.).eval().glimpse((feats,), 'mean')['scores']
+    torch.testing.assert_close(a, ref)  # same weights (same seed), no drop
+    head.train()
+    torch.manual_seed(1)
+    b = head.glimpse((feats,), 'mean')['scores']
+    assert (a - b).abs().max() > 1e-4
+    with pytest.raises(ValueError, match=r'dropout must be in \[0, 1\)'):
+        _head(dropout=1.)
+    with pytest.raises(ValueError, match="baseline mode must be one of"):
+        _head(baseline=dict(mode='greedy'))
+    with pytest.raises(ValueError, match="reward kind must be one of"):
+        _head(reward=dict(kind='f1'))
