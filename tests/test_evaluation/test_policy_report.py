@@ -1,5 +1,6 @@
 """marl_mm.evaluation.policy_report and tools/analysis_tools/policy_report.py:
 rewards, mAP, spread and emission figures against direct computations."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -276,19 +277,30 @@ def test_rarnn_learned_all_and_random_emissions():
 
 
 def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
-    """The CLI end to end: a RARL model on generated images, one training
-    iteration through the Runner, then the report from its checkpoint."""
+    """The CLI end to end: a RARL model on generated images (in the
+    VOCdevkit layout, with boxes), one training iteration through the
+    Runner, then the report from its checkpoint, with --boxes voc."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     from PIL import Image
     rng = np.random.default_rng(0)
     data = []
+    voc = tmp_path / 'VOC2007'
+    (voc / 'JPEGImages').mkdir(parents=True)
+    (voc / 'Annotations').mkdir()
     for i in range(4):
-        path = tmp_path / f'{i}.png'
-        Image.fromarray(rng.integers(0, 255, (64, 64, 3),
+        path = voc / 'JPEGImages' / f'{i}.png'
+        Image.fromarray(rng.integers(0, 255, (64, 48, 3),
                                      dtype=np.uint8)).save(path)
         data.append(dict(img_path=str(path), gt_label=[i % 3]))
-    import json
+        box = (1, 1, 24, 32) if i % 2 else (25, 33, 48, 64)
+        (voc / 'Annotations' / f'{i}.xml').write_text(
+            '<annotation><size><width>48</width><height>64</height></size>'
+            '<object><name>a</name><difficult>0</difficult><bndbox>'
+            + ''.join(f'<{k}>{v}</{k}>' for k, v in zip(
+                ('xmin', 'ymin', 'xmax', 'ymax'), box)) +
+            '</bndbox></object><object><name>b</name><difficult>1'
+            '</difficult></object></annotation>')
     ann = tmp_path / 'ann.json'
     ann.write_text(json.dumps(dict(metainfo=dict(classes=['a', 'b', 'c']),
                                    data_list=data)))
@@ -330,7 +342,8 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
     res = subprocess.run(
         [sys.executable, str(REPO / 'tools/analysis_tools/policy_report.py'),
          str(cfg_path), str(tmp_path / 'work/iter_1.pth'), '--json',
-         str(out)], capture_output=True, text=True, cwd=REPO)
+         str(out), '--boxes', 'voc'], capture_output=True, text=True,
+        cwd=REPO)
     assert res.returncode == 0, res.stderr[-2000:]
     assert 'learned' in res.stdout and 'random' in res.stdout
     report = json.loads(out.read_text())
@@ -340,19 +353,46 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
     assert report['learned']['mAP'] == pytest.approx(
         metrics['multi-label/mAP_noninterp'], abs=1e-3)
     assert report['random']['loc_spread'] > 0.1  # uniform: about 0.58
+    # the boxes: one per image (the difficult object skipped), a quarter
+    # of the 48 x 64 image each: 24 x 32 px
+    assert report['_meta']['box_images'] == 4
+    for mode in ('learned', 'random', 'centre'):
+        assert report[mode]['box_share'] == pytest.approx(0.25)
+        assert 0 <= report[mode]['on_object'] <= 1
+        assert 0 <= report[mode]['region_iou'] <= 1
+    assert report['centre']['loc_spread'] == 0
+    # (0, 0) is the corner of both boxes: on the object, closed boxes
+    assert report['centre']['on_object'] == 1
     # a verdict per check, printed and in the json, from the same figures
     rows = {m: r for m, r in report.items() if not m.startswith('_')}
     assert report['_verdicts'] == verdicts(rows)
-    learned, random = report['learned'], report['random']
+    learned = report['learned']
+
+    def best(name):
+        return max(report[m][name] for m in ('random', 'centre'))
     assert [line.split(':')[0] for line in report['_verdicts']] == [
         ('OK' if learned['loc_spread'] >= 0.15 else 'COLLAPSE') +
         ' location',
         ('OK' if learned['near_border'] < 0.5 else 'COLLAPSE') + ' border',
-        ('OK' if learned['reward'] > random['reward'] + 0.005 else
-         'NO GAIN') + ' reward']
+        ('OK' if learned['reward'] > best('reward') + 0.005 else
+         'NO GAIN') + ' reward',
+        ('OK' if learned['on_object'] > best('on_object') + 0.02 else
+         'NO GAIN') + ' on_object',
+        ('OK' if learned['region_iou'] > best('region_iou') + 0.01 else
+         'NO GAIN') + ' region_iou']
     printed = res.stdout.split('verdicts:\n')[1].splitlines()
     assert [line.strip() for line in printed] == report['_verdicts']
     assert '  loc_spread: std of the locations over images' in res.stdout
+    assert '  on_object: share of the locations inside a GT box' in \
+        res.stdout
+    # without --boxes: no box figures, in process
+    tool = load_tool('tools/analysis_tools/policy_report.py')
+    plain = tool.run(tool.parse_args([str(cfg_path),
+                                      str(tmp_path / 'work/iter_1.pth')]))
+    assert 'on_object' not in plain['learned']
+    assert plain['learned']['mAP'] == pytest.approx(report['learned']['mAP'])
+    assert [line.split(':')[0] for line in plain['_verdicts']] == [
+        line.split(':')[0] for line in report['_verdicts'][:3]]
 
 
 def _rarnn_report(rate=1., num=10., one_label=0.956, p_spread=0.001,
@@ -463,3 +503,48 @@ def test_object_verdicts_against_the_best_control():
         'NO GAIN attention: attn_on_object of all candidates 0.420 vs '
         'box_share 0.410 (+0.010, margin 0.02): the RHN attends to the '
         'objects no more than a uniform attention']
+
+
+def test_tool_refuses_pipelines_the_box_mapping_cannot_follow(tmp_path,
+                                                              capsys):
+    """A crop in the test pipeline is refused; for a feature cache, the
+    pipeline of the config it was made with (its source_config)."""
+    from mmengine.config import Config
+    from marl_mm.datasets import CachedFeatureMaps
+    tool = load_tool('tools/analysis_tools/policy_report.py')
+    crop = [dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(256, 256)),
+            dict(type='CenterCrop', crop_size=224), dict(type='PackInputs')]
+    cfg = Config(dict(val_dataloader=dict(dataset=dict(pipeline=crop))))
+    with pytest.raises(ValueError, match='cfg.py: the test pipeline has '
+                       'CenterCrop'):
+        tool.check_box_mapping(cfg, 'val', object(), 'cfg.py')
+    assert tool.check_box_mapping(  # whole image: ori_shape is the image's
+        Config(dict(val_dataloader=dict(dataset=dict(
+            pipeline=crop[:2] + crop[3:])))), 'val', object(), 'cfg.py')
+    # a cache made with the cropping config
+    source = tmp_path / 'source.py'
+    Config(dict(val_dataloader=dict(dataset=dict(pipeline=crop)))).dump(
+        str(source))
+    np.save(tmp_path / 'val.npy', np.zeros((1, 2, 2, 3), np.float16))
+
+    def cache(source_config):
+        ann = tmp_path / 'val.json'
+        ann.write_text(json.dumps(dict(
+            metainfo=dict(classes=['a'], feat_shape=[2, 2, 3],
+                          source_config=source_config),
+            data_list=[dict(img_path='x/JPEGImages/1.jpg', gt_label=[0],
+                            feat_index=0)])))
+        return CachedFeatureMaps(str(ann), pipeline=[])
+
+    plain = Config(dict(val_dataloader=dict(dataset=dict(pipeline=[]))))
+    with pytest.raises(ValueError, match='source.py .the config of the '
+                       'feature cache of cached.py.: the test pipeline has '
+                       'CenterCrop'):
+        tool.check_box_mapping(plain, 'val', cache(str(source)), 'cached.py')
+    # a cache whose config is not here: assumed, and said so; its
+    # ori_shape is the map's, not the image's
+    assert not tool.check_box_mapping(plain, 'val', cache('gone.py'),
+                                      'cached.py')
+    assert "names no config that is here ('gone.py')" in \
+        capsys.readouterr().out
