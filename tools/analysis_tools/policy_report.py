@@ -6,7 +6,7 @@ val|test] [--max-images N] [--seed S] [--boxes voc] [--json OUT]``
 Runs the model's backbone (and neck) once per image of the split and the
 head under several policies on the same features (see
 :mod:`marl_mm.evaluation.policy_report`): RARL's learned locations against
-uniform random ones; RARNN's learned emission against emitting all and a
+uniform random ones and the centre (0, 0); RARNN's learned emission against emitting all and a
 random emission of the same size. Prints, per policy, the training reward
 and the non-interpolated mAP, with RARL's location spread and RARNN's
 emission rate, then one verdict line per check (``OK`` / ``COLLAPSE`` /
