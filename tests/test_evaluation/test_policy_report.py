@@ -476,6 +476,11 @@ def test_printed_report_explains_the_columns():
                                'probabilities') for line in lines)
     tail = lines[lines.index('verdicts:') + 1:]
     assert [line.strip() for line in tail] == verdicts(report)
+    # a 14-character column name keeps a space before it
+    for mode in ('learned', 'all', 'random'):
+        report[mode].update(attn_on_object=.5, box_share=.4)
+    assert tool.format_report(report).splitlines()[0].split()[-3:] == [
+        'p_spread', 'attn_on_object', 'box_share']
 
 
 def test_object_verdicts_against_the_best_control():

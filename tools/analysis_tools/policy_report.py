@@ -201,11 +201,12 @@ def format_report(report: dict) -> str:
                        'num_emitted', 'emit_all', 'one_label',
                        'p_spread', 'on_object', 'region_iou',
                        'attn_on_object', 'box_share'].index)
-    lines = ['policy    ' + ''.join(f'{c:>14}' for c in cols)]
+    width = {c: max(14, len(c) + 2) for c in cols}  # a space between
+    lines = ['policy    ' + ''.join(f'{c:>{width[c]}}' for c in cols)]
     for m in modes:
         lines.append(f'{m:<10}' + ''.join(
-            (f'{report[m][c]:>14.3f}' if c in report[m] else f'{"-":>14}')
-            for c in cols))
+            f'{report[m][c]:>{width[c]}.3f}' if c in report[m] else
+            f'{"-":>{width[c]}}' for c in cols))
     meta = report.get('_meta', {})
     lines.append(f"({meta.get('images')} {meta.get('split')} images)")
     lines += [f'  {c}: {COLUMN_HELP[c]}' for c in cols]
