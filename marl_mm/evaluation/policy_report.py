@@ -9,7 +9,9 @@ images and the same backbone features:
 
 * RARL (:class:`LSTMGlimpseHead`): ``'learned'`` (``l = mu``, what
   ``predict`` uses) against ``'random'`` (uniform random locations, the
-  paper's "random" ablation run through the same trained head).
+  paper's "random" ablation run through the same trained head) and
+  ``'centre'`` (every ``l_t = (0, 0)``, same head: where a collapsed
+  policy often ends).
 * RARNN (:class:`GRREHead` with an emission indicator): ``'learned'``
   (``e_t = [p_t > 0.5]`` with the fallback of docs/method.md) against ``'all'``
   (every candidate emitted, "w/o EI") and ``'random'`` (each image emits
@@ -41,6 +43,20 @@ Columns (what each figure means):
   random locations, 0 when every image gets the same locations;
 * ``loc_mean_x`` / ``loc_mean_y``: RARL, mean location;
 * ``near_border``: RARL, share of locations with ``|x|`` or ``|y| > 0.9``;
+* ``on_object`` (with GT boxes, ``--boxes voc``): RARL, share of the
+  locations (over images and steps) inside at least one GT box;
+* ``region_iou`` (with boxes): RARL, per step the best IoU between any of
+  its k regions (in input pixels, not clipped) and any GT box, mean over
+  steps and images;
+* ``attn_on_object`` (with boxes): RARNN, share of the RHN's spatial
+  attention mass (``A_t`` averaged over channels, normalised to 1 over the
+  ``S x S`` cells) on the GT boxes, mean over the mode's emitted glimpses
+  and over images;
+* ``box_share`` (with boxes): the area share of the union of an image's GT
+  boxes, mean over images: what ``on_object`` of uniform random locations
+  and ``attn_on_object`` of a uniform attention come to (the chance level).
+  Box figures are over the images with at least one non-difficult box;
+  their geometry: :mod:`marl_mm.evaluation.object_boxes`;
 * ``emission_rate``: RARNN, share of the T candidate glimpses emitted;
   ``num_emitted`` the mean count per image, ``emit_all`` the share of
   images that emit every candidate;
@@ -64,49 +80,96 @@ named in the line):
   images, so no emission policy can beat a random one;
   ``p_spread < 0.01``: the indicator gives every candidate the same ``p_t``;
 * both: the learned reward above every control's (``reward`` margin
-  ``> 0.005``) or NO GAIN.
+  ``> 0.005``) or NO GAIN;
+* with boxes: ``on_object`` / ``attn_on_object`` of the learned policy
+  above every control's by more than 0.02, ``region_iou`` by more than
+  0.01, or NO GAIN; RARNN: the candidates' (``'all'`` row)
+  ``attn_on_object`` above ``box_share`` by more than 0.02 (the RHN attends
+  to the objects more than a uniform attention) or NO GAIN.
 
 Everything is batched over images; ``tools/analysis_tools/policy_report.py``
 runs it over a dataset.
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
 from .metrics.functional import average_precision
+from .object_boxes import (attention_on_object, best_iou, on_object,
+                           to_input_pixels, union_cover)
 
-RARL_MODES = ('learned', 'random')
+RARL_MODES = ('learned', 'random', 'centre')
 RARNN_MODES = ('learned', 'all', 'random')
 
 
+Objects = Tuple[torch.Tensor, torch.Tensor]
+
+
+def _centre_glimpse(head, feats) -> Dict[str, torch.Tensor]:
+    """``head.glimpse(feats, 'mean')`` with the location network's output
+    replaced by 0 (a forward hook, removed after): every ``l_t = (0, 0)``,
+    everything else the trained head."""
+    handle = head.loc_net.register_forward_hook(
+        lambda module, args, out: tuple(torch.zeros_like(o) for o in out))
+    try:
+        return head.glimpse(feats, 'mean')
+    finally:
+        handle.remove()
+
+
+def _has_boxes(valid: torch.Tensor) -> torch.Tensor:
+    return valid.any(-1)  # (B,)
+
+
 @torch.no_grad()
-def rarl_policy_outputs(head, feats, y: torch.Tensor
+def rarl_policy_outputs(head, feats, y: torch.Tensor,
+                        objects: Optional[Objects] = None
                         ) -> Dict[str, Dict[str, torch.Tensor]]:
     """Scores, rewards and locations of an ``LSTMGlimpseHead`` per mode.
+
+    Modes: ``'learned'`` (``l = mu``), ``'random'`` (uniform locations) and
+    ``'centre'`` (every ``l_t = (0, 0)``), all through the same head.
 
     Args:
         head: the trained head (eval mode is not required; no sampling).
         feats: the backbone output the head takes.
         y: ``(B, D)`` multi-hot targets.
+        objects: optional ``(boxes (B, M, 4) in [-1, 1], valid (B, M))``
+            GT boxes (:func:`~marl_mm.evaluation.object_boxes.voc_boxes`).
 
     Returns:
         ``{mode: {'scores' (B, D) probabilities, 'reward' (B,),
-        'valid' (B,) bool, 'locations' (B, T, 2)}}``.
+        'valid' (B,) bool, 'locations' (B, T, 2)}}``; with ``objects``
+        also per image ``'on_object'``, ``'region_iou'``, ``'box_share'``
+        (B,) and ``'has_boxes'`` (B,) bool.
     """
     out = {}
-    for mode, head_mode in (('learned', 'mean'), ('random', 'random')):
-        g = head.glimpse(feats, head_mode)
+    for mode in RARL_MODES:
+        g = (_centre_glimpse(head, feats) if mode == 'centre' else
+             head.glimpse(feats, 'mean' if mode == 'learned' else mode))
         reward, valid = head.reward_fn(g['scores'], y)
         out[mode] = dict(scores=head._probabilities(g['scores']),
                          reward=reward, valid=valid,
                          locations=g['locations'])
+        if objects is not None:
+            boxes, box_valid = objects
+            input_size = head.cropper.input_size(head._feature_map(feats))
+            boxes = boxes.to(g['boxes'])
+            out[mode].update(
+                on_object=on_object(g['locations'], boxes, box_valid),
+                region_iou=best_iou(g['boxes'],
+                                    to_input_pixels(boxes, input_size),
+                                    box_valid),
+                box_share=union_cover(boxes, box_valid)[:, 0, 0],
+                has_boxes=_has_boxes(box_valid))
     return out
 
 
 @torch.no_grad()
 def rarnn_policy_outputs(head, feats, y: torch.Tensor,
-                         generator: Optional[torch.Generator] = None
+                         generator: Optional[torch.Generator] = None,
+                         objects: Optional[Objects] = None
                          ) -> Dict[str, Dict[str, torch.Tensor]]:
     """Scores, rewards and emission masks of a ``GRREHead`` per mode.
 
@@ -115,10 +178,14 @@ def rarnn_policy_outputs(head, feats, y: torch.Tensor,
         feats: the neck output the head takes (``GlimpseFeatures``).
         y: ``(B, D)`` multi-hot targets.
         generator: for the random emissions (CPU generator).
+        objects: optional ``(boxes (B, M, 4) in [-1, 1], valid (B, M))``
+            GT boxes; needs the RHN's attention maps ``feats.a``.
 
     Returns:
         ``{mode: {'scores' (B, D), 'reward' (B,), 'valid' (B,) bool,
-        'emitted' (B, T) bool}}``.
+        'emitted' (B, T) bool}}``; with ``objects`` also per image
+        ``'attn_on_object'`` (mean over the emitted glimpses),
+        ``'box_share'`` (B,) and ``'has_boxes'`` (B,) bool.
     """
     if not head.use_emission:
         raise ValueError('rarnn_policy_outputs: the head has no emission '
@@ -140,6 +207,21 @@ def rarnn_policy_outputs(head, feats, y: torch.Tensor,
     # the candidates themselves (every glimpse emitted)
     out['all'].update(emission_prob=logits.sigmoid(),
                       labels=log_ps['all'].argmax(-1))  # (B, T)
+    if objects is not None:
+        if feats.a is None:
+            raise ValueError('rarnn_policy_outputs: objects need the RHN '
+                             'attention maps (GlimpseFeatures.a), got None')
+        boxes, box_valid = objects
+        a = feats.a  # (B, T, C, S, S)
+        cover = union_cover(boxes.to(a.device).float(), box_valid,
+                            a.shape[-1])  # (B, S, S)
+        mass = attention_on_object(a, cover)  # (B, T)
+        for mode, emitted in masks.items():
+            e = emitted.float()  # (B, T), at least one emitted per image
+            out[mode].update(
+                attn_on_object=(mass * e).sum(-1) / e.sum(-1).clamp(min=1),
+                box_share=cover.mean((-2, -1)),
+                has_boxes=_has_boxes(box_valid))
     return out
 
 
@@ -179,6 +261,13 @@ def summarise(outputs: Dict[str, Dict[str, torch.Tensor]],
             row.update(emission_rate=float(e.mean()),
                        num_emitted=float(e.sum(-1).mean()),
                        emit_all=float((e.mean(-1) == 1).float().mean()))
+        if 'has_boxes' in o:
+            has = o['has_boxes'].bool()
+            for name in ('on_object', 'region_iou', 'attn_on_object',
+                         'box_share'):
+                if name in o:
+                    row[name] = (float(o[name][has].float().mean())
+                                 if has.any() else float('nan'))
         if 'labels' in o:
             labels = o['labels']  # (N, T)
             p = o['emission_prob'].float()  # (N, T)
@@ -196,6 +285,25 @@ NEAR_BORDER_MAX = 0.5
 ONE_LABEL_MAX = 0.5
 P_SPREAD_MIN = 0.01
 REWARD_MARGIN = 0.005
+ON_OBJECT_MARGIN = 0.02
+IOU_MARGIN = 0.01
+
+
+def _beats_controls(report: Dict[str, dict], name: str, margin: float,
+                    controls: List[str], note: str = '') -> Optional[str]:
+    """``OK <name>: learned a > best b (+d)`` or ``NO GAIN ...``."""
+    learned = report.get('learned', {})
+    controls = [m for m in controls if name in report[m]]
+    if name not in learned or not controls:
+        return None
+    best = max(controls, key=lambda m: report[m][name])
+    v, c = learned[name], report[best][name]
+    if v - c > margin:
+        return (f'OK {name}: learned {v:.3f} > {best} {c:.3f} '
+                f'({v - c:+.3f} > {margin}{note})')
+    return (f'NO GAIN {name}: learned {v:.3f} vs {best} {c:.3f} '
+            f'({v - c:+.3f}, margin {margin}{note}): the policy looks no '
+            'more at the objects than its control')
 
 
 def verdicts(report: Dict[str, dict]) -> List[str]:
@@ -266,4 +374,24 @@ def verdicts(report: Dict[str, dict]) -> List[str]:
             f'NO GAIN reward: learned {learned["reward"]:.3f} vs {best} '
             f'{report[best]["reward"]:.3f} ({gain:+.3f}, margin '
             f'{REWARD_MARGIN}): the policy is no better than its control')
+    share = learned.get('box_share')
+    note = f'; chance: box_share {share:.3f}' if share is not None else ''
+    for name, margin in (('on_object', ON_OBJECT_MARGIN),
+                         ('region_iou', IOU_MARGIN),
+                         ('attn_on_object', ON_OBJECT_MARGIN)):
+        line = _beats_controls(report, name, margin, controls,
+                               note if name != 'region_iou' else '')
+        if line is not None:
+            lines.append(line)
+    if 'attn_on_object' in all_row:
+        v, gain = all_row['attn_on_object'], all_row['attn_on_object'] - share
+        lines.append(
+            f'OK attention: attn_on_object of all candidates {v:.3f} > '
+            f'box_share {share:.3f} ({gain:+.3f} > {ON_OBJECT_MARGIN}): the '
+            'RHN attends to the objects more than a uniform attention'
+            if gain > ON_OBJECT_MARGIN else
+            f'NO GAIN attention: attn_on_object of all candidates {v:.3f} vs '
+            f'box_share {share:.3f} ({gain:+.3f}, margin {ON_OBJECT_MARGIN}):'
+            ' the RHN attends to the objects no more than a uniform '
+            'attention')
     return lines

@@ -1,5 +1,6 @@
 """marl_mm.evaluation.policy_report and tools/analysis_tools/policy_report.py:
 rewards, mAP, spread and emission figures against direct computations."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,136 @@ def test_rarl_learned_vs_random_by_hand():
         r.std(0).mean().item())
     assert report['random']['near_border'] == pytest.approx(
         (r.abs() > 0.9).any(-1).float().mean().item())
+
+
+def _iou(a, b):
+    w = max(0., min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0., min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+    return w * h / (union - w * h)
+
+
+def test_rarl_centre_control_and_object_figures_by_hand():
+    """The 'centre' control looks at (0, 0) with the trained head; the
+    object figures of hand-placed locations and boxes."""
+    head = _build(dict(type='LSTMGlimpseHead', num_classes=3, in_channels=2,
+                       feat_stride=4, num_steps=2, anchor_sizes=(4., 8.),
+                       roi_size=2, embed_dims=5, hidden_dims=4))
+    with torch.no_grad():  # the learned policy: always l = tanh(0.5, -1)
+        head.loc_net.net[-1].bias.copy_(torch.tensor([0.5, -1.]))
+    feats = (torch.randn(3, 2, 6, 6), )  # input 24 x 24
+    y = torch.tensor([[1, 0, 0], [0, 1, 1], [0, 0, 1]]).float()
+    # image 0: a box around the learned location (0.46, -0.76); image 1:
+    # a box around the centre, exactly the centre's 4 x 4 px anchor
+    # ([10, 10, 14, 14] of 24); image 2: no box (all difficult)
+    s = 1 / 6
+    boxes = torch.tensor([[[.3, -.9, .6, -.5]], [[-s, -s, s, s]],
+                          [[0., 0., 0., 0.]]])
+    valid = torch.tensor([[True], [True], [False]])
+    out = rarl_policy_outputs(head, feats, y, objects=(boxes, valid))
+    assert set(out) == {'learned', 'random', 'centre'}
+    assert (out['centre']['locations'] == 0).all()
+    last = head.loc_net.net[-1]
+    weight, bias = last.weight.clone(), last.bias.clone()
+    with torch.no_grad():  # the same head with l = tanh(0) = 0
+        last.weight.zero_()
+        last.bias.zero_()
+        centre = head.glimpse(feats, 'mean')
+        last.weight.copy_(weight)
+        last.bias.copy_(bias)
+    torch.testing.assert_close(out['centre']['scores'],
+                               head._probabilities(centre['scores']))
+    # the hook is gone: the learned policy is back
+    assert not head.loc_net._forward_hooks
+    torch.testing.assert_close(
+        head.glimpse(feats, 'mean')['locations'],
+        out['learned']['locations'])
+    torch.testing.assert_close(out['learned']['on_object'],
+                               torch.tensor([1., 0., 0.]))
+    torch.testing.assert_close(out['centre']['on_object'],
+                               torch.tensor([0., 1., 0.]))
+    # best IoU of a step's 6 anchors with the box, in input pixels
+    loc = torch.tanh(torch.tensor([0.5, -1.])).tolist()
+    gt0 = [(v + 1) / 2 * 24 for v in (.3, -.9, .6, -.5)]
+    anchors = [(w, h) for size in (4., 8.) for w, h in
+               ((size * 2 ** .5, size / 2 ** .5), (size, size),
+                (size / 2 ** .5, size * 2 ** .5))]
+    cx, cy = (loc[0] + 1) * 12, (loc[1] + 1) * 12
+    hand = max(_iou((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), gt0)
+               for w, h in anchors)
+    assert out['learned']['region_iou'][0].item() == pytest.approx(hand)
+    assert out['centre']['region_iou'][1].item() == pytest.approx(1.)
+    assert out['centre']['region_iou'][0].item() == 0  # no overlap
+    r = out['random']['locations']  # (3, 2, 2)
+    inside = ((r[0, :, 0] >= .3) & (r[0, :, 0] <= .6) &
+              (r[0, :, 1] >= -.9) & (r[0, :, 1] <= -.5))
+    assert out['random']['on_object'][0] == inside.float().mean()
+    report = summarise(out, y.numpy().astype(int))
+    # image 2 (no box) left out of the box figures
+    assert report['learned']['on_object'] == pytest.approx(.5)
+    assert report['centre']['on_object'] == pytest.approx(.5)
+    assert report['centre']['region_iou'] == pytest.approx(.5)
+    # box areas in [-1, 1]^2 (area 4): 0.3 x 0.4 and (1/3)^2
+    share = (.12 / 4 + 1 / 9 / 4) / 2
+    for mode in ('learned', 'random', 'centre'):
+        assert report[mode]['box_share'] == pytest.approx(share)
+    lines = verdicts(report)
+    assert lines[-2].startswith('NO GAIN on_object: learned 0.500 vs ')
+    assert f'chance: box_share {share:.3f}' in lines[-2]
+
+
+def test_rarnn_attention_on_object_by_hand():
+    head = _build(dict(type='GRREHead', num_classes=3, in_channels=6,
+                       context_channels=6, relation_channels=5))
+    with torch.no_grad():  # emit glimpse t iff x[t, 0] > 0.5
+        head.emission.fc.weight.zero_()
+        head.emission.fc.weight[0, 0] = 100.
+        head.emission.fc.bias.fill_(-50.)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 4, 6, generator=g)
+    x[0, :, 0] = torch.tensor([.9, .1, .8, .7])  # emits 0, 2, 3
+    x[1, :, 0] = torch.tensor([.1, .2, .1, .1])  # fallback: emits 1
+    # glimpse t puts its attention on the top-left cell (t even) or the
+    # bottom-right one (t odd), both channels alike; glimpse 3 of image 0
+    # is zero everywhere: uniform
+    a = torch.zeros(2, 4, 2, 2, 2)  # (B, T, C, S, S)
+    a[:, 0::2, :, 0, 0] = 1.
+    a[:, 1::2, :, 1, 1] = 2.
+    a[0, 3] = 0.
+    feats = GlimpseFeatures(x=x, v=None, a=a,
+                            c=torch.rand(2, 4, 6, generator=g))
+    y = torch.tensor([[1, 0, 0], [0, 1, 1]]).float()
+    # image 0: the top-left quarter; image 1: the left half
+    boxes = torch.tensor([[[-1., -1., 0., 0.]], [[-1., -1., 0., 1.]]])
+    valid = torch.ones(2, 1, dtype=torch.bool)
+    out = rarnn_policy_outputs(head, feats, y,
+                               torch.Generator().manual_seed(3),
+                               objects=(boxes, valid))
+    # per glimpse mass on the box: image 0 [1, 0, 1, 1/4 (uniform)],
+    # image 1 [1, 0, 1, 0]
+    mass = torch.tensor([[1., 0., 1., .25], [1., 0., 1., 0.]])
+    torch.testing.assert_close(out['learned']['attn_on_object'],
+                               torch.tensor([(1 + 1 + .25) / 3, 0.]))
+    torch.testing.assert_close(out['all']['attn_on_object'],
+                               mass.mean(-1))
+    e = out['random']['emitted'].float()
+    torch.testing.assert_close(out['random']['attn_on_object'],
+                               (mass * e).sum(-1) / e.sum(-1))
+    torch.testing.assert_close(out['all']['box_share'],
+                               torch.tensor([.25, .5]))
+    report = summarise(out, y.numpy().astype(int))
+    assert report['learned']['attn_on_object'] == pytest.approx(.375)
+    assert report['all']['attn_on_object'] == pytest.approx(
+        (2.25 / 4 + .5) / 2)
+    assert report['all']['box_share'] == pytest.approx(.375)
+    lines = verdicts(report)
+    assert lines[-1] == (
+        'OK attention: attn_on_object of all candidates 0.531 > box_share '
+        '0.375 (+0.156 > 0.02): the RHN attends to the objects more than '
+        'a uniform attention')
+    with pytest.raises(ValueError, match='attention maps'):
+        rarnn_policy_outputs(head, feats._replace(a=None), y,
+                             objects=(boxes, valid))
 
 
 def test_rarnn_learned_all_and_random_emissions():
@@ -146,19 +277,30 @@ def test_rarnn_learned_all_and_random_emissions():
 
 
 def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
-    """The CLI end to end: a RARL model on generated images, one training
-    iteration through the Runner, then the report from its checkpoint."""
+    """The CLI end to end: a RARL model on generated images (in the
+    VOCdevkit layout, with boxes), one training iteration through the
+    Runner, then the report from its checkpoint, with --boxes voc."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     from PIL import Image
     rng = np.random.default_rng(0)
     data = []
+    voc = tmp_path / 'VOC2007'
+    (voc / 'JPEGImages').mkdir(parents=True)
+    (voc / 'Annotations').mkdir()
     for i in range(4):
-        path = tmp_path / f'{i}.png'
-        Image.fromarray(rng.integers(0, 255, (64, 64, 3),
+        path = voc / 'JPEGImages' / f'{i}.png'
+        Image.fromarray(rng.integers(0, 255, (64, 48, 3),
                                      dtype=np.uint8)).save(path)
         data.append(dict(img_path=str(path), gt_label=[i % 3]))
-    import json
+        box = (1, 1, 24, 32) if i % 2 else (25, 33, 48, 64)
+        (voc / 'Annotations' / f'{i}.xml').write_text(
+            '<annotation><size><width>48</width><height>64</height></size>'
+            '<object><name>a</name><difficult>0</difficult><bndbox>'
+            + ''.join(f'<{k}>{v}</{k}>' for k, v in zip(
+                ('xmin', 'ymin', 'xmax', 'ymax'), box)) +
+            '</bndbox></object><object><name>b</name><difficult>1'
+            '</difficult></object></annotation>')
     ann = tmp_path / 'ann.json'
     ann.write_text(json.dumps(dict(metainfo=dict(classes=['a', 'b', 'c']),
                                    data_list=data)))
@@ -200,7 +342,8 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
     res = subprocess.run(
         [sys.executable, str(REPO / 'tools/analysis_tools/policy_report.py'),
          str(cfg_path), str(tmp_path / 'work/iter_1.pth'), '--json',
-         str(out)], capture_output=True, text=True, cwd=REPO)
+         str(out), '--boxes', 'voc'], capture_output=True, text=True,
+        cwd=REPO)
     assert res.returncode == 0, res.stderr[-2000:]
     assert 'learned' in res.stdout and 'random' in res.stdout
     report = json.loads(out.read_text())
@@ -210,19 +353,46 @@ def test_tool_runs_on_a_tiny_trained_checkpoint(tmp_path):
     assert report['learned']['mAP'] == pytest.approx(
         metrics['multi-label/mAP_noninterp'], abs=1e-3)
     assert report['random']['loc_spread'] > 0.1  # uniform: about 0.58
+    # the boxes: one per image (the difficult object skipped), a quarter
+    # of the 48 x 64 image each: 24 x 32 px
+    assert report['_meta']['box_images'] == 4
+    for mode in ('learned', 'random', 'centre'):
+        assert report[mode]['box_share'] == pytest.approx(0.25)
+        assert 0 <= report[mode]['on_object'] <= 1
+        assert 0 <= report[mode]['region_iou'] <= 1
+    assert report['centre']['loc_spread'] == 0
+    # (0, 0) is the corner of both boxes: on the object, closed boxes
+    assert report['centre']['on_object'] == 1
     # a verdict per check, printed and in the json, from the same figures
     rows = {m: r for m, r in report.items() if not m.startswith('_')}
     assert report['_verdicts'] == verdicts(rows)
-    learned, random = report['learned'], report['random']
+    learned = report['learned']
+
+    def best(name):
+        return max(report[m][name] for m in ('random', 'centre'))
     assert [line.split(':')[0] for line in report['_verdicts']] == [
         ('OK' if learned['loc_spread'] >= 0.15 else 'COLLAPSE') +
         ' location',
         ('OK' if learned['near_border'] < 0.5 else 'COLLAPSE') + ' border',
-        ('OK' if learned['reward'] > random['reward'] + 0.005 else
-         'NO GAIN') + ' reward']
+        ('OK' if learned['reward'] > best('reward') + 0.005 else
+         'NO GAIN') + ' reward',
+        ('OK' if learned['on_object'] > best('on_object') + 0.02 else
+         'NO GAIN') + ' on_object',
+        ('OK' if learned['region_iou'] > best('region_iou') + 0.01 else
+         'NO GAIN') + ' region_iou']
     printed = res.stdout.split('verdicts:\n')[1].splitlines()
     assert [line.strip() for line in printed] == report['_verdicts']
     assert '  loc_spread: std of the locations over images' in res.stdout
+    assert '  on_object: share of the locations inside a GT box' in \
+        res.stdout
+    # without --boxes: no box figures, in process
+    tool = load_tool('tools/analysis_tools/policy_report.py')
+    plain = tool.run(tool.parse_args([str(cfg_path),
+                                      str(tmp_path / 'work/iter_1.pth')]))
+    assert 'on_object' not in plain['learned']
+    assert plain['learned']['mAP'] == pytest.approx(report['learned']['mAP'])
+    assert [line.split(':')[0] for line in plain['_verdicts']] == [
+        line.split(':')[0] for line in report['_verdicts'][:3]]
 
 
 def _rarnn_report(rate=1., num=10., one_label=0.956, p_spread=0.001,
@@ -306,3 +476,80 @@ def test_printed_report_explains_the_columns():
                                'probabilities') for line in lines)
     tail = lines[lines.index('verdicts:') + 1:]
     assert [line.strip() for line in tail] == verdicts(report)
+    # a 14-character column name keeps a space before it
+    for mode in ('learned', 'all', 'random'):
+        report[mode].update(attn_on_object=.5, box_share=.4)
+    assert tool.format_report(report).splitlines()[0].split()[-3:] == [
+        'p_spread', 'attn_on_object', 'box_share']
+
+
+def test_object_verdicts_against_the_best_control():
+    """With boxes: the learned on_object / region_iou against the best
+    control (chance named), RARNN's candidates against box_share."""
+    report = _rarl_report(0.3)
+    for mode, on, iou in (('learned', .62, .30), ('random', .48, .25),
+                          ('centre', .50, .31)):
+        report.setdefault(mode, dict(reward=.3, loc_spread=0.,
+                                     near_border=0.))
+        report[mode].update(on_object=on, region_iou=iou, box_share=.45)
+    assert verdicts(report)[3:] == [
+        'OK on_object: learned 0.620 > centre 0.500 (+0.120 > 0.02; '
+        'chance: box_share 0.450)',
+        'NO GAIN region_iou: learned 0.300 vs centre 0.310 (-0.010, '
+        'margin 0.01): the policy looks no more at the objects than its '
+        'control']
+    rarnn = _rarnn_report()
+    for mode, v in (('learned', .41), ('all', .42), ('random', .40)):
+        rarnn[mode].update(attn_on_object=v, box_share=.41)
+    assert verdicts(rarnn)[4:] == [
+        'NO GAIN attn_on_object: learned 0.410 vs all 0.420 (-0.010, '
+        'margin 0.02; chance: box_share 0.410): the policy looks no more '
+        'at the objects than its control',
+        'NO GAIN attention: attn_on_object of all candidates 0.420 vs '
+        'box_share 0.410 (+0.010, margin 0.02): the RHN attends to the '
+        'objects no more than a uniform attention']
+
+
+def test_tool_refuses_pipelines_the_box_mapping_cannot_follow(tmp_path,
+                                                              capsys):
+    """A crop in the test pipeline is refused; for a feature cache, the
+    pipeline of the config it was made with (its source_config)."""
+    from mmengine.config import Config
+    from marl_mm.datasets import CachedFeatureMaps
+    tool = load_tool('tools/analysis_tools/policy_report.py')
+    crop = [dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(256, 256)),
+            dict(type='CenterCrop', crop_size=224), dict(type='PackInputs')]
+    cfg = Config(dict(val_dataloader=dict(dataset=dict(pipeline=crop))))
+    with pytest.raises(ValueError, match='cfg.py: the test pipeline has '
+                       'CenterCrop'):
+        tool.check_box_mapping(cfg, 'val', object(), 'cfg.py')
+    assert tool.check_box_mapping(  # whole image: ori_shape is the image's
+        Config(dict(val_dataloader=dict(dataset=dict(
+            pipeline=crop[:2] + crop[3:])))), 'val', object(), 'cfg.py')
+    # a cache made with the cropping config
+    source = tmp_path / 'source.py'
+    Config(dict(val_dataloader=dict(dataset=dict(pipeline=crop)))).dump(
+        str(source))
+    np.save(tmp_path / 'val.npy', np.zeros((1, 2, 2, 3), np.float16))
+
+    def cache(source_config):
+        ann = tmp_path / 'val.json'
+        ann.write_text(json.dumps(dict(
+            metainfo=dict(classes=['a'], feat_shape=[2, 2, 3],
+                          source_config=source_config),
+            data_list=[dict(img_path='x/JPEGImages/1.jpg', gt_label=[0],
+                            feat_index=0)])))
+        return CachedFeatureMaps(str(ann), pipeline=[])
+
+    plain = Config(dict(val_dataloader=dict(dataset=dict(pipeline=[]))))
+    with pytest.raises(ValueError, match='source.py .the config of the '
+                       'feature cache of cached.py.: the test pipeline has '
+                       'CenterCrop'):
+        tool.check_box_mapping(plain, 'val', cache(str(source)), 'cached.py')
+    # a cache whose config is not here: assumed, and said so; its
+    # ori_shape is the map's, not the image's
+    assert not tool.check_box_mapping(plain, 'val', cache('gone.py'),
+                                      'cached.py')
+    assert "names no config that is here ('gone.py')" in \
+        capsys.readouterr().out
