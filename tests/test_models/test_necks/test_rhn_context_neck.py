@@ -1,4 +1,5 @@
 """RHNContextNeck composes RHN and ContextExtractor."""
+import pytest
 import torch
 
 import marl_mm  # noqa: F401
@@ -27,3 +28,26 @@ def test_neck_from_config_without_context():
                  num_glimpses=2)))
     out = neck((torch.rand(1, 4, 3, 3), ))
     assert out.c is None and out.x.shape == (1, 2, 6)
+
+
+def test_reduce_channels_is_a_1x1_conv_and_relu_before_the_parts():
+    """reduce_channels: the RHN and the context extractor read
+    ReLU(W m + b), W the 1 x 1 kernel, computed here as a matrix product
+    over the channels."""
+    torch.manual_seed(0)
+    rhn = RHN(in_channels=3, feat_dims=6, spatial_size=2, num_glimpses=2,
+              adaptive_pool=True)
+    ce = ContextExtractor(in_channels=3, branch_channels=2)
+    neck = MODELS.build(dict(type='RHNContextNeck', rhn=rhn, context=ce,
+                             reduce_channels=3, in_channels=5))
+    m = torch.randn(2, 5, 4, 4)
+    conv = neck.reduce[0]
+    reduced = torch.relu(torch.einsum('oc,bchw->bohw', conv.weight[:, :, 0, 0],
+                                      m) + conv.bias[:, None, None])
+    out = neck((m, ))
+    parts = rhn((reduced, ))
+    torch.testing.assert_close(out.x, parts.x)
+    torch.testing.assert_close(out.c, ce(parts.v))
+    with pytest.raises(ValueError, match='reduce_channels needs'):
+        MODELS.build(dict(type='RHNContextNeck', rhn=rhn, context=ce,
+                          reduce_channels=3))
