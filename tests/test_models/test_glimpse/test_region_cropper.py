@@ -111,7 +111,8 @@ def test_matrix_crop_equals_roi_align_on_the_padded_map():
     input gradients (float64: to rounding) for several s, sampling ratios
     and strides, boxes inside, across the border, outside, huge and NaN."""
     torch.manual_seed(3)
-    for s, ratio, stride, (h, w) in ((7, 2, 16., (6, 7)), (1, 4, 32., (12, 12)),
+    for s, ratio, stride, (h, w) in ((7, 2, 16., (6, 7)),
+                                     (1, 4, 32., (12, 12)),
                                      (3, 3, 8., (5, 4)), (5, 1, 4., (9, 11))):
         cropper = RegionCropper(roi_size=s, stride=stride,
                                 sampling_ratio=ratio)
