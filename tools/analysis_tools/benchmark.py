@@ -10,7 +10,8 @@ reports, as JSON and a table:
 
 * **train**: one training step (data preprocessor, forward, loss, backward,
   optimizer step) -- time and images/s; the backbone (forward + backward
-  with a fixed random output gradient) and the neck + head (forward, loss,
+  with a fixed random output gradient; forward only when it is frozen,
+  ``backbone_frozen``) and the neck + head (forward, loss,
   backward on a detached feature map that requires grad) timed separately,
   and their ratio;
 * **inference**: single view (the training-size input; its backbone and
@@ -315,10 +316,17 @@ def run(args: argparse.Namespace) -> dict:
         feats = model.backbone(inputs)
     grads = [torch.randn_like(f) for f in feats]
 
+    # a frozen backbone (e.g. the pretrained EfficientNet-Lite0 configs)
+    # runs forward only in training: there is nothing to back-propagate
+    with amp:
+        frozen = not any(f.requires_grad for f in model.backbone(inputs))
+    train['backbone_frozen'] = frozen
+
     def backbone_step():
         with amp:
             out = model.backbone(inputs)
-        torch.autograd.backward(list(out), grads)
+        if not frozen:
+            torch.autograd.backward(list(out), grads)
         model.zero_grad(set_to_none=True)
 
     def head_step():
@@ -474,7 +482,9 @@ def format_table(report: dict) -> str:
             f"{100 * d['peak_fraction']:8.2f}%")
 
     row('train step', tr)
-    lines.append(f"{'  backbone fwd+bwd':<26}{tr['backbone_time_s']:10.4f}"
+    name = 'backbone fwd (frozen)' if tr.get('backbone_frozen') else \
+        'backbone fwd+bwd'
+    lines.append(f"{'  ' + name:<26}{tr['backbone_time_s']:10.4f}"
                  f"{'':>10}{tr['backbone_flops_per_image'] / 1e9:11.2f}")
     lines.append(f"{'  neck+head fwd+bwd':<26}{tr['head_time_s']:10.4f}"
                  f"{'':>10}{tr['head_flops_per_image'] / 1e9:11.2f}")
