@@ -34,7 +34,7 @@ one over the columns (``R`` regions: ``R s H C W + R s C W s``
 multiply-adds per image), dense and differentiable in ``F`` (no gradient
 reaches the boxes, as with ``roi_align``).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -98,7 +98,16 @@ class RegionCropper:
         tent = (1 - (coords[..., None] - cells).abs()).clamp(min=0)
         return tent.unflatten(-2, (s, ratio)).mean(-2)  # (..., s, size)
 
-    def crop(self, feats: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def by_row(feats: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, H, C*W)``: the map laid out for the product
+        with the row weights (a copy; make it once per map when cropping
+        it several times, e.g. once per glimpse step)."""
+        return feats.transpose(1, 2).reshape(feats.shape[0], feats.shape[2],
+                                             -1)
+
+    def crop(self, feats: torch.Tensor, boxes: torch.Tensor,
+             by_row: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Crop every box of every image, zeros outside the map.
 
         Args:
@@ -106,6 +115,8 @@ class RegionCropper:
             boxes: ``(B, ..., 4)`` boxes ``(x1, y1, x2, y2)`` in input
                 pixels of the map's input crop; any number of middle
                 dimensions (steps, regions).
+            by_row: :meth:`by_row` of ``feats`` if already made (else it
+                is made here).
 
         Returns:
             ``(B, ..., C, s, s)`` region features.
@@ -129,7 +140,8 @@ class RegionCropper:
         cols = self.weights(flat[..., 0], flat[..., 2], width)  # (B, R, s, W)
         regions = rows.shape[1]
         # rows of all regions at once: (B, R*s, H) @ (B, H, C*W)
-        by_row = feats.transpose(1, 2).reshape(batch, height, -1)
+        if by_row is None:
+            by_row = self.by_row(feats)
         out = rows.flatten(1, 2) @ by_row  # (B, R*s, C*W)
         # then the columns of each region: (B*R, s*C, W) @ (B*R, W, s)
         out = out.view(batch * regions, s * channels, width) @ \

@@ -226,8 +226,9 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                 f'{tuple(x.shape)}')
         return x
 
-    def _embed(self, x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        regions = self.cropper.crop(x, boxes)  # (B, R, C, s, s): Eq. 1
+    def _embed(self, x: torch.Tensor, by_row: torch.Tensor,
+               boxes: torch.Tensor) -> torch.Tensor:
+        regions = self.cropper.crop(x, boxes, by_row)  # (B, R, C, s, s): Eq. 1
         return self.embed(regions.flatten(2))  # (B, R, E): z_{t,r}
 
     def _start(self, z: torch.Tensor):
@@ -309,19 +310,20 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         """
         x = self._feature_map(feats)  # (B, C, H, W)
         input_size = self.cropper.input_size(x)
+        by_row = self.cropper.by_row(x)  # (B, H, C*W), once for all steps
         locate = (partial(self._locate_proposal, proposals)
                   if mode == 'proposals' else partial(self._locate, mode))
         step = self._step if self.use_lstm else self._step_without_lstm
 
         whole = x.new_tensor([0., 0., input_size[1], input_size[0]])
         state, carry = self._start(
-            self._embed(x, whole.expand(x.shape[0], 1, 4))[:, 0])
+            self._embed(x, by_row, whole.expand(x.shape[0], 1, 4))[:, 0])
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
                                'pre_tanh', 'states', 'boxes')}
         for t in range(self.num_steps):
             mu, pre = self.loc_net(state)  # (B, 2) each: Gaussian policy
             action, loc, boxes = locate(mu, t, input_size)
-            z = self._embed(x, boxes)  # (B, k, E)
+            z = self._embed(x, by_row, boxes)  # (B, k, E)
             scores, next_state, carry = step(z, carry)  # (B, k, D)
             for name, v in (('region_scores', scores), ('locations', loc),
                             ('actions', action), ('mu', mu), ('pre_tanh', pre),
