@@ -107,7 +107,8 @@ class RegionCropper:
                                              -1)
 
     def crop(self, feats: torch.Tensor, boxes: torch.Tensor,
-             by_row: Optional[torch.Tensor] = None) -> torch.Tensor:
+             by_row: Optional[torch.Tensor] = None,
+             layout: str = 'cyx') -> torch.Tensor:
         """Crop every box of every image, zeros outside the map.
 
         Args:
@@ -117,10 +118,17 @@ class RegionCropper:
                 dimensions (steps, regions).
             by_row: :meth:`by_row` of ``feats`` if already made (else it
                 is made here).
+            layout: 'cyx' (channels first, as ``roi_align``) or 'ycx'
+                (rows, channels, columns: the order the products leave,
+                without the copy into 'cyx').
 
         Returns:
-            ``(B, ..., C, s, s)`` region features.
+            ``(B, ..., C, s, s)`` region features ('cyx'), or
+            ``(B, ..., s, C, s)`` ('ycx').
         """
+        if layout not in ('cyx', 'ycx'):
+            raise ValueError("RegionCropper: layout must be 'cyx' or 'ycx', "
+                             f'got {layout!r}')
         if boxes.shape[0] != feats.shape[0] or boxes.shape[-1] != 4:
             raise ValueError(
                 'RegionCropper: boxes must have shape (B, ..., 4) with the '
@@ -146,6 +154,8 @@ class RegionCropper:
         # then the columns of each region: (B*R, s*C, W) @ (B*R, W, s)
         out = out.view(batch * regions, s * channels, width) @ \
             cols.flatten(0, 1).transpose(1, 2)  # (B*R, s*C, s): (y, c, x)
+        if layout == 'ycx':
+            return out.view(batch, *mid, s, channels, s)  # (B, ..., s, C, s)
         out = out.view(batch, regions, s, channels, s).transpose(2, 3)
         return out.reshape(batch, *mid, channels, s, s)  # (B, ..., C, s, s)
 

@@ -226,10 +226,32 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                 f'{tuple(x.shape)}')
         return x
 
+    def _embed_weight(self, num_images: int) -> Optional[torch.Tensor]:
+        """The semantic FC's weight with its inputs in the cropper's
+        (row, channel, column) order, ``(E, s*C*s)``, when permuting it once
+        per :meth:`glimpse` copies less than permuting every step's crops
+        into (channel, row, column) order (more region rows than FC
+        outputs); else None (the crops are permuted). Same numbers either
+        way, same parameter."""
+        fc, s = self.embed[0], self.cropper.roi_size
+        rows = num_images * (1 + self.num_steps * self.num_regions)
+        if s == 1 or rows <= fc.out_features:
+            return None
+        return fc.weight.unflatten(1, (self.in_channels, s, s)).transpose(
+            1, 2).flatten(1)  # (E, s*C*s)
+
     def _embed(self, x: torch.Tensor, by_row: torch.Tensor,
-               boxes: torch.Tensor) -> torch.Tensor:
-        regions = self.cropper.crop(x, boxes, by_row)  # (B, R, C, s, s): Eq. 1
-        return self.embed(regions.flatten(2))  # (B, R, E): z_{t,r}
+               boxes: torch.Tensor,
+               weight: Optional[torch.Tensor]) -> torch.Tensor:
+        """Eq. 1 and the semantic FC: ``(B, R, E)`` vectors ``z_{t,r}``
+        (``weight``: :meth:`_embed_weight`)."""
+        if weight is None:
+            regions = self.cropper.crop(x, boxes, by_row)  # (B, R, C, s, s)
+            return self.embed(regions.flatten(2))  # (B, R, E): z_{t,r}
+        regions = self.cropper.crop(x, boxes, by_row,
+                                    layout='ycx')  # (B, R, s, C, s)
+        fc, relu = self.embed
+        return relu(F.linear(regions.flatten(2), weight, fc.bias))  # (B, R, E)
 
     def _start(self, z: torch.Tensor):
         """t = 0 on the whole map's vector ``z`` (B, E): ``(s_0, carry)``."""
@@ -311,19 +333,21 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         x = self._feature_map(feats)  # (B, C, H, W)
         input_size = self.cropper.input_size(x)
         by_row = self.cropper.by_row(x)  # (B, H, C*W), once for all steps
+        weight = self._embed_weight(x.shape[0])
         locate = (partial(self._locate_proposal, proposals)
                   if mode == 'proposals' else partial(self._locate, mode))
         step = self._step if self.use_lstm else self._step_without_lstm
 
         whole = x.new_tensor([0., 0., input_size[1], input_size[0]])
         state, carry = self._start(
-            self._embed(x, by_row, whole.expand(x.shape[0], 1, 4))[:, 0])
+            self._embed(x, by_row, whole.expand(x.shape[0], 1, 4),
+                        weight)[:, 0])
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
                                'pre_tanh', 'states', 'boxes')}
         for t in range(self.num_steps):
             mu, pre = self.loc_net(state)  # (B, 2) each: Gaussian policy
             action, loc, boxes = locate(mu, t, input_size)
-            z = self._embed(x, by_row, boxes)  # (B, k, E)
+            z = self._embed(x, by_row, boxes, weight)  # (B, k, E)
             scores, next_state, carry = step(z, carry)  # (B, k, D)
             for name, v in (('region_scores', scores), ('locations', loc),
                             ('actions', action), ('mu', mu), ('pre_tanh', pre),

@@ -6,6 +6,7 @@ bilinear formula (numpy-style loops, written independently of roi_align).
 """
 import math
 
+import pytest
 import torch
 from torchvision.ops import roi_align
 
@@ -146,3 +147,14 @@ def test_no_gradient_reaches_the_boxes():
     assert out.requires_grad and boxes.grad is None
     out.sum().backward()
     assert boxes.grad is None
+
+
+def test_row_channel_column_layout_is_the_same_crop():
+    cropper = RegionCropper(roi_size=3, stride=4)
+    feats = torch.randn(2, 4, 5, 6)
+    boxes = torch.tensor([[[0., 2., 14., 20.]], [[-4., 3., 9., 30.]]])
+    ycx = cropper.crop(feats, boxes, layout='ycx')  # (2, 1, 3, 4, 3)
+    torch.testing.assert_close(ycx.transpose(-3, -2),
+                               cropper.crop(feats, boxes))
+    with pytest.raises(ValueError, match='layout'):
+        cropper.crop(feats, boxes, layout='xyc')
