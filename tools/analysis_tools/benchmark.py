@@ -22,10 +22,10 @@ reports, as JSON and a table:
   RARL's 512 + 640 models);
 * FLOPs of every phase counted on the model's own operators with
   :class:`torch.utils.flop_counter.FlopCounterMode` (matmuls and
-  convolutions, forward and backward; ``roi_align`` and element-wise ops
-  are not counted), the achieved TFLOP/s and its fraction of
-  ``--peak-tflops`` (default 989: the H100 SXM dense bf16 figure of
-  NVIDIA's data sheet);
+  convolutions, forward and backward, RARL's region crops included: they
+  are matrix products; element-wise ops are not counted), the achieved
+  TFLOP/s and its fraction of ``--peak-tflops`` (default 989: the H100
+  SXM dense bf16 figure of NVIDIA's data sheet);
 * the heads' speed per FLOP (issue 13): ``head_flop_rate_to_backbone``,
   the neck + head's achieved FLOP/s over the backbone's in the same run,
   ``(head FLOPs / head time) / (backbone FLOPs / backbone time)``, for the
