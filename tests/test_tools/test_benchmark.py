@@ -237,3 +237,26 @@ def test_timer_warms_compiled_code_beyond_the_eager_flop_count():
         _, flops = bench.Timer(torch.device('cpu'), iters=3, warmup=2,
                                compiled=compiled)(fn)
         assert len(calls) == expected and flops == 2 * 4 * 4 * 4
+
+
+def test_frozen_backbone_is_timed_forward_only(config, tmp_path):
+    """A backbone whose output needs no gradient (every stage frozen, as the
+    pretrained Lite0 configs) is timed forward only in the training step,
+    instead of failing on a backward with nothing to differentiate."""
+    frozen = tmp_path / 'tiny_rarl_frozen.py'
+    frozen.write_text(f"_base_ = ['{config}']\n"
+                      'model = dict(backbone=dict(frozen_stages=3))\n')
+    rep = bench.main([str(frozen), '--input-size', '80', '--batch-size', '1',
+                      '--iters', '1', '--warmup', '1'])
+    tr = rep['train']
+    assert tr['backbone_frozen'] is True
+    assert rep['inference']['single_view']['backbone_flops_per_image'] == \
+        tr['backbone_flops_per_image']  # the forward alone
+    assert 'backbone fwd (frozen)' in bench.format_table(rep)
+
+
+def test_trainable_backbone_is_timed_forward_and_backward(report):
+    rep, _ = report
+    tr, sv = rep['train'], rep['inference']['single_view']
+    assert tr['backbone_frozen'] is False
+    assert tr['backbone_flops_per_image'] > 2 * sv['backbone_flops_per_image']
