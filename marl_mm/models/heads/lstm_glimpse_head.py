@@ -250,8 +250,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             return self.embed(regions.flatten(2))  # (B, R, E): z_{t,r}
         regions = self.cropper.crop(x, boxes, by_row,
                                     layout='ycx')  # (B, R, s, C, s)
-        fc, relu = self.embed
-        return relu(F.linear(regions.flatten(2), weight, fc.bias))  # (B, R, E)
+        z = F.linear(regions.flatten(2), weight, self.embed[0].bias)
+        return self.embed[1:](z)  # (B, R, E): the layers after the FC
 
     def _start(self, z: torch.Tensor):
         """t = 0 on the whole map's vector ``z`` (B, E): ``(s_0, carry)``."""
