@@ -82,36 +82,58 @@ def _main_head_cfg():
     return head
 
 
+#: training seeds: the result of one 600-iteration run of REINFORCE hangs
+#: on float rounding (issue 13: the same model with outputs equal to 6e-8
+#: moved seed 0's margin from +0.10 to +0.05), so the claims are checked on
+#: the mean over several runs
+SEEDS = (0, 1, 2, 3, 4)
+
+
+def _train_and_evaluate(seed):
+    """``(untrained, policy, random)`` figures of one training run."""
+    torch.manual_seed(seed)
+    head = MODELS.build(_main_head_cfg())
+    head.init_weights()
+    assert head.classify_from == 'state' and head.use_lstm  # Ours-C
+    optim = torch.optim.Adam(head.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(seed)
+    x_eval, c_eval, ctr_eval = _batch(512, torch.Generator().manual_seed(1))
+    untrained = _evaluate(head, x_eval, c_eval, ctr_eval, 'mean')
+    head.train()
+    for it in range(600):
+        head.set_policy_warmup(it < WARMUP_ITERS)  # as the hook does
+        x, c, _ = _batch(32, g)
+        losses = head.loss((x, ), [DataSample().set_gt_label([int(k)])
+                                   for k in c])
+        optim.zero_grad()
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        optim.step()
+    policy = _evaluate(head, x_eval, c_eval, ctr_eval, 'mean')
+    torch.manual_seed(2)
+    random = _evaluate(head, x_eval, c_eval, ctr_eval, 'random')
+    return untrained, policy, random
+
+
+def _mean(runs):
+    return {k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}
+
+
 def test_main_model_policy_learns_to_look_at_the_object():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(0)
-        head = MODELS.build(_main_head_cfg())
-        head.init_weights()
-        assert head.classify_from == 'state' and head.use_lstm  # Ours-C
-        optim = torch.optim.Adam(head.parameters(), lr=3e-3)
-        g = torch.Generator().manual_seed(0)
-        x_eval, c_eval, ctr_eval = _batch(
-            512, torch.Generator().manual_seed(1))
-        untrained = _evaluate(head, x_eval, c_eval, ctr_eval, 'mean')
-        head.train()
-        for it in range(600):
-            head.set_policy_warmup(it < WARMUP_ITERS)  # as the hook does
-            x, c, _ = _batch(32, g)
-            losses = head.loss((x, ), [DataSample().set_gt_label([int(k)])
-                                       for k in c])
-            optim.zero_grad()
-            sum(v for k, v in losses.items() if 'loss' in k).backward()
-            optim.step()
-        policy = _evaluate(head, x_eval, c_eval, ctr_eval, 'mean')
-        torch.manual_seed(2)
-        random = _evaluate(head, x_eval, c_eval, ctr_eval, 'random')
+        runs = [_train_and_evaluate(seed) for seed in SEEDS]
     finally:
         torch.set_num_threads(threads)
+    for untrained, _, _ in runs:  # zero-initialised: all at the centre
+        assert untrained['spread'] < 1e-6
+    policy = _mean([p for _, p, _ in runs])
+    random = _mean([r for _, _, r in runs])
     # measured (docs/rarl.md): reward 0.59 vs 0.50 with random locations
-    # (seeds 1-3: +0.08 to +0.11), on the object 28% vs 16%, spread 0.57
-    assert untrained['spread'] < 1e-6  # zero-initialised: all at the centre
+    # (seeds 1-3: +0.08 to +0.11), on the object 28% vs 16%, spread 0.57;
+    # the means over SEEDS (issue 13): reward 0.57 vs 0.49 (+0.086), on the
+    # object 27% vs 16%, spread 0.44 before the change, and +0.093, 27%,
+    # 0.40 after it
     assert policy['reward'] > random['reward'] + 0.06, (policy, random)
     assert policy['reward'] > 0.25 + 0.25, policy  # chance: 1 of 4 classes
     assert policy['on_object'] > 1.4 * random['on_object'], (policy, random)

@@ -10,20 +10,30 @@ reports, as JSON and a table:
 
 * **train**: one training step (data preprocessor, forward, loss, backward,
   optimizer step) -- time and images/s; the backbone (forward + backward
-  with a fixed random output gradient) and the neck + head (forward, loss,
+  with a fixed random output gradient; forward only when it is frozen,
+  ``backbone_frozen``) and the neck + head (forward, loss,
   backward on a detached feature map that requires grad) timed separately,
   and their ratio;
-* **inference**: single view (the training-size input), RARL's ten views
+* **inference**: single view (the training-size input; its backbone and
+  neck + head forward also timed apart), RARL's ten views
   on feature maps (:class:`TenViewClassifier` at ``N x N``: one backbone
   pass per image and per flipped image) against those two backbone passes
   alone, and the two-scale ensemble (ten views at ``N`` and ``1.25 N``, as
   RARL's 512 + 640 models);
 * FLOPs of every phase counted on the model's own operators with
   :class:`torch.utils.flop_counter.FlopCounterMode` (matmuls and
-  convolutions, forward and backward; ``roi_align`` and element-wise ops
-  are not counted), the achieved TFLOP/s and its fraction of
-  ``--peak-tflops`` (default 989: the H100 SXM dense bf16 figure of
-  NVIDIA's data sheet);
+  convolutions, forward and backward, RARL's region crops included: they
+  are matrix products; element-wise ops are not counted), the achieved
+  TFLOP/s and its fraction of ``--peak-tflops`` (default 989: the H100
+  SXM dense bf16 figure of NVIDIA's data sheet);
+* the heads' speed per FLOP (issue 13): ``head_flop_rate_to_backbone``,
+  the neck + head's achieved FLOP/s over the backbone's in the same run,
+  ``(head FLOPs / head time) / (backbone FLOPs / backbone time)``, for the
+  training step (their forward + backward, timed apart), single-view
+  inference (forward, timed apart) and the ten views (the ten views'
+  time and FLOPs beyond their two backbone passes); 1 means the head does
+  its FLOPs as fast as the backbone. Each section also gives
+  ``head_flop_ratio`` (head FLOPs / backbone FLOPs);
 * peak memory: ``torch.cuda.max_memory_allocated`` per phase on GPU; on CPU
   the process's peak resident set (``resource.getrusage``), one figure.
 
@@ -50,8 +60,9 @@ lands in a timed run. None of the three flags changes the FLOP count
 
 Targets (each a ratio from the same run; see docs/benchmarks.md):
 ``head_to_backbone_train <= 0.10``, ``ten_view_to_backbone <= 1.15``,
-``peak_fraction >= 0.40`` for the ensemble inference and training on a GPU
-in bf16 (``None`` = pending elsewhere).
+``head_flop_rate_train >= 0.80`` (issue 13), ``peak_fraction >= 0.40`` for
+the ensemble inference and training on a GPU in bf16 (``None`` = pending
+elsewhere).
 """
 import argparse
 import contextlib
@@ -75,7 +86,7 @@ from torch.utils.flop_counter import FlopCounterMode
 #: H100 SXM, dense bf16 tensor-core peak (NVIDIA data sheet), TFLOP/s
 H100_BF16_DENSE_TFLOPS = 989.0
 TARGETS = dict(head_to_backbone_train=0.10, ten_view_to_backbone=1.15,
-               peak_fraction=0.40)
+               head_flop_rate_train=0.80, peak_fraction=0.40)
 
 
 def strip_pretrained(cfg):
@@ -176,6 +187,22 @@ def _peak_mib(device: torch.device) -> float:
     if device.type == 'cuda':
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB
+
+
+def head_rates(head_time: float, head_flops: float, backbone_time: float,
+               backbone_flops: float) -> dict:
+    """The head's FLOPs and achieved FLOP/s relative to the backbone's.
+
+    Returns:
+        ``head_flop_ratio`` (head FLOPs / backbone FLOPs) and
+        ``head_flop_rate_to_backbone`` (head FLOP/s / backbone FLOP/s;
+        ``None`` when the head's time is not positive, as a difference of
+        two noisy times can be).
+    """
+    ratio = head_flops / backbone_flops
+    rate = (head_flops / head_time) / (backbone_flops / backbone_time) \
+        if head_time > 0 else None
+    return dict(head_flop_ratio=ratio, head_flop_rate_to_backbone=rate)
 
 
 def _rates(time_s: float, batch: int, flops: float,
@@ -289,10 +316,17 @@ def run(args: argparse.Namespace) -> dict:
         feats = model.backbone(inputs)
     grads = [torch.randn_like(f) for f in feats]
 
+    # a frozen backbone (e.g. the pretrained EfficientNet-Lite0 configs)
+    # runs forward only in training: there is nothing to back-propagate
+    with amp:
+        frozen = not any(f.requires_grad for f in model.backbone(inputs))
+    train['backbone_frozen'] = frozen
+
     def backbone_step():
         with amp:
             out = model.backbone(inputs)
-        torch.autograd.backward(list(out), grads)
+        if not frozen:
+            torch.autograd.backward(list(out), grads)
         model.zero_grad(set_to_none=True)
 
     def head_step():
@@ -309,6 +343,10 @@ def run(args: argparse.Namespace) -> dict:
         v / d for v, d in zip(timer(head_step), (1, batch))]
     train['head_to_backbone'] = train['head_time_s'] / \
         train['backbone_time_s']
+    train.update(head_rates(train['head_time_s'],
+                            train['head_flops_per_image'],
+                            train['backbone_time_s'],
+                            train['backbone_flops_per_image']))
     report['train'] = train
 
     # ----------------------------------------------------------- inference
@@ -319,10 +357,26 @@ def run(args: argparse.Namespace) -> dict:
             with amp:
                 model(inputs, mode='tensor')
 
+        def single_backbone():
+            with amp:
+                model.backbone(inputs)
+
+        def single_head():  # what mode='tensor' runs after the backbone
+            with amp:
+                model.head(model.neck(feats) if model.with_neck else feats)
+
         _reset_peak(device)
         t, flops = timer(single)
-        infer['single_view'] = _rates(t, batch, flops, args.peak_tflops)
-        infer['single_view']['peak_memory_mib'] = _peak_mib(device)
+        sv = infer['single_view'] = _rates(t, batch, flops, args.peak_tflops)
+        sv['peak_memory_mib'] = _peak_mib(device)
+        for part, fn in (('backbone', single_backbone), ('head', single_head)):
+            t_part, f_part = timer(fn)
+            sv[f'{part}_time_s'] = t_part
+            sv[f'{part}_flops_per_image'] = f_part / batch
+        sv['head_to_backbone'] = sv['head_time_s'] / sv['backbone_time_s']
+        sv.update(head_rates(sv['head_time_s'], sv['head_flops_per_image'],
+                             sv['backbone_time_s'],
+                             sv['backbone_flops_per_image']))
 
         def ten_view(side: int) -> dict:
             x = model.data_preprocessor(
@@ -346,6 +400,12 @@ def run(args: argparse.Namespace) -> dict:
             res['backbone_passes_time_s'], f_pass = timer(passes)
             res['backbone_passes_flops_per_image'] = f_pass / batch
             res['ratio_to_backbone'] = t_views / res['backbone_passes_time_s']
+            res['flop_ratio_to_backbone'] = f_views / f_pass
+            # the head's share: what the ten views cost beyond the passes
+            t_head = t_views - res['backbone_passes_time_s']
+            res['head_to_backbone'] = t_head / res['backbone_passes_time_s']
+            res.update(head_rates(t_head, f_views - f_pass,
+                                  res['backbone_passes_time_s'], f_pass))
             return res
 
         crop_margin = (size - train_size) or 64  # paper: N - 64 crops
@@ -385,6 +445,11 @@ def targets(report: dict) -> List[dict]:
                     limit=f"<= {TARGETS['ten_view_to_backbone']}"))
     out[-1]['met'] = None if out[-1]['value'] is None else \
         out[-1]['value'] <= TARGETS['ten_view_to_backbone']
+    out.append(dict(name='head_flop_rate_train',
+                    value=report['train']['head_flop_rate_to_backbone'],
+                    limit=f">= {TARGETS['head_flop_rate_train']}"))
+    out[-1]['met'] = None if out[-1]['value'] is None else \
+        out[-1]['value'] >= TARGETS['head_flop_rate_train']
     for name, section in (('ensemble_peak_fraction',
                            report['inference']['ensemble']),
                           ('train_peak_fraction', report['train'])):
@@ -417,18 +482,37 @@ def format_table(report: dict) -> str:
             f"{100 * d['peak_fraction']:8.2f}%")
 
     row('train step', tr)
-    lines.append(f"{'  backbone fwd+bwd':<26}{tr['backbone_time_s']:10.4f}"
+    name = 'backbone fwd (frozen)' if tr.get('backbone_frozen') else \
+        'backbone fwd+bwd'
+    lines.append(f"{'  ' + name:<26}{tr['backbone_time_s']:10.4f}"
                  f"{'':>10}{tr['backbone_flops_per_image'] / 1e9:11.2f}")
     lines.append(f"{'  neck+head fwd+bwd':<26}{tr['head_time_s']:10.4f}"
                  f"{'':>10}{tr['head_flops_per_image'] / 1e9:11.2f}")
-    row('infer single view', inf['single_view'])
+    sv = inf['single_view']
+    row('infer single view', sv)
+    lines.append(f"{'  backbone fwd':<26}{sv['backbone_time_s']:10.4f}"
+                 f"{'':>10}{sv['backbone_flops_per_image'] / 1e9:11.2f}")
+    lines.append(f"{'  neck+head fwd':<26}{sv['head_time_s']:10.4f}"
+                 f"{'':>10}{sv['head_flops_per_image'] / 1e9:11.2f}")
     row('infer ten-view', inf['ten_view'])
     if 'error' not in inf['ten_view']:
+        tv = inf['ten_view']
         lines.append(f"{'  its 2 backbone passes':<26}"
-                     f"{inf['ten_view']['backbone_passes_time_s']:10.4f}")
+                     f"{tv['backbone_passes_time_s']:10.4f}{'':>10}"
+                     f"{tv['backbone_passes_flops_per_image'] / 1e9:11.2f}")
     row(f"infer ensemble {inf['ensemble']['sizes']}", inf['ensemble'])
     lines.append(f"peak memory: {report['peak_memory_mib']:.0f} MiB"
                  f"{' (process RSS)' if report['device'] == 'cpu' else ''}")
+    lines.append('neck + head against the backbone (time ratio; FLOP ratio; '
+                 'head FLOP/s / backbone FLOP/s):')
+    for name, sec in (('train step', tr), ('single view', sv),
+                      ('ten views (beyond passes)', inf['ten_view'])):
+        if 'error' in sec:
+            continue
+        rate = sec['head_flop_rate_to_backbone']
+        lines.append(f"  {name:<26}{sec['head_to_backbone']:8.3f}"
+                     f"{sec['head_flop_ratio']:8.3f}"
+                     f"{'n/a' if rate is None else f'{rate:.3f}':>8}")
     lines.append('targets:')
     for t in report['targets']:
         met = {True: 'met', False: 'NOT met', None: 'pending'}[t['met']]

@@ -28,8 +28,9 @@ the code and the tests that check them). Per image, with the conv5_3 map
 
 Everything is vectorised over images and regions (regions are folded into
 the batch, ``B*k``); the only Python loop is over the T recurrent steps. One
-``roi_align`` call per step crops all ``B*k`` regions (the regions of step
-``t+1`` depend on the state of step ``t``, so steps cannot share a call).
+:meth:`RegionCropper.crop` call per step crops all ``B*k`` regions (the
+regions of step ``t+1`` depend on the state of step ``t``, so steps cannot
+share a call).
 
 Predictions (:meth:`predict`) put into each ``DataSample``:
 
@@ -118,7 +119,8 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             (paper: (80, 160, 320) for N = 512, (96, 192, 384) for 640).
         anchor_ratios: width / height (paper: 2:1, 1:1, 1:2).
         roi_size: s (default 7, chosen here).
-        sampling_ratio: roi_align samples per bin side (2, chosen here).
+        sampling_ratio: bilinear samples per bin side (roi_align's
+            ``sampling_ratio``; 2, chosen here).
         embed_dims: semantic vector size (default 1024, chosen here).
         hidden_dims: LSTM hidden size (default 1024, chosen here).
         policy: ``sigma`` (the Gaussian's standard deviation, paper 0.11)
@@ -262,9 +264,32 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                 f'{tuple(x.shape)}')
         return x
 
-    def _embed(self, padded: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        regions = self.cropper(padded, boxes)  # (B, R, C, s, s): Eq. 1
-        return self.embed(regions.flatten(2))  # (B, R, E): z_{t,r}
+    def _embed_weight(self, num_images: int) -> Optional[torch.Tensor]:
+        """The semantic FC's weight with its inputs in the cropper's
+        (row, channel, column) order, ``(E, s*C*s)``, when permuting it once
+        per :meth:`glimpse` copies less than permuting every step's crops
+        into (channel, row, column) order (more region rows than FC
+        outputs); else None (the crops are permuted). Same numbers either
+        way, same parameter."""
+        fc, s = self.embed[0], self.cropper.roi_size
+        rows = num_images * (1 + self.num_steps * self.num_regions)
+        if s == 1 or rows <= fc.out_features:
+            return None
+        return fc.weight.unflatten(1, (self.in_channels, s, s)).transpose(
+            1, 2).flatten(1)  # (E, s*C*s)
+
+    def _embed(self, x: torch.Tensor, by_row: torch.Tensor,
+               boxes: torch.Tensor,
+               weight: Optional[torch.Tensor]) -> torch.Tensor:
+        """Eq. 1 and the semantic FC: ``(B, R, E)`` vectors ``z_{t,r}``
+        (``weight``: :meth:`_embed_weight`)."""
+        if weight is None:
+            regions = self.cropper.crop(x, boxes, by_row)  # (B, R, C, s, s)
+            return self.embed(regions.flatten(2))  # (B, R, E): z_{t,r}
+        regions = self.cropper.crop(x, boxes, by_row,
+                                    layout='ycx')  # (B, R, s, C, s)
+        z = F.linear(regions.flatten(2), weight, self.embed[0].bias)
+        return self.embed[1:](z)  # (B, R, E): the layers after the FC
 
     def _start(self, z: torch.Tensor):
         """t = 0 on the whole map's vector ``z`` (B, E): ``(s_0, carry)``."""
@@ -300,13 +325,20 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
     def _step(self, z: torch.Tensor, carry):
         """Eq. 2 for each of the k regions from the carried ``(h, c)``, Eq. 4,
         and the state averaged over the regions: ``(scores (B, k, D), s_t,
-        carry)``."""
-        (h, c), (B, k, _) = carry, z.shape
-        h_r, c_r = self.lstm(
-            z.reshape(B * k, -1),
-            (h.repeat_interleave(k, 0), c.repeat_interleave(k, 0))
-        )  # (B*k, Hd) each
-        h_r, c_r = h_r.view(B, k, -1), c_r.view(B, k, -1)
+        carry)``.
+
+        The k cells of an image start from the same ``(h, c)``, so the
+        recurrent product ``W_hh h`` is computed once per image and added to
+        each region's ``W_ih z`` (the gates of ``nn.LSTMCell``, with its
+        parameters; the same numbers as the cell on k copies of ``h``).
+        """
+        (h, c), lstm = carry, self.lstm
+        gates = (F.linear(z, lstm.weight_ih, lstm.bias_ih) +
+                 F.linear(h, lstm.weight_hh, lstm.bias_hh)[:, None]
+                 )  # (B, k, 4 Hd): input, forget, cell and output gates
+        i, f, g, o = gates.chunk(4, -1)  # (B, k, Hd) each
+        c_r = f.sigmoid() * c[:, None] + i.sigmoid() * g.tanh()  # (B, k, Hd)
+        h_r = o.sigmoid() * c_r.tanh()  # (B, k, Hd)
         h, c = h_r.mean(1), c_r.mean(1)  # (B, Hd)
         feat = h_r if self.classify_from == 'state' else z
         return self.cls(feat), h, (h, c)
@@ -338,20 +370,22 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         """
         x = self._feature_map(feats)  # (B, C, H, W)
         input_size = self.cropper.input_size(x)
-        padded = self.cropper.pad(x)  # (B, C, H+2, W+2)
+        by_row = self.cropper.by_row(x)  # (B, H, C*W), once for all steps
+        weight = self._embed_weight(x.shape[0])
         locate = (partial(self._locate_proposal, proposals)
                   if mode == 'proposals' else partial(self._locate, mode))
         step = self._step if self.use_lstm else self._step_without_lstm
 
         whole = x.new_tensor([0., 0., input_size[1], input_size[0]])
         state, carry = self._start(
-            self._embed(padded, whole.expand(x.shape[0], 1, 4))[:, 0])
+            self._embed(x, by_row, whole.expand(x.shape[0], 1, 4),
+                        weight)[:, 0])
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
                                'pre_tanh', 'states', 'boxes')}
         for t in range(self.num_steps):
             mu, pre = self.loc_net(state, x)  # (B, 2) each: Gaussian policy
             action, loc, boxes = locate(mu, t, input_size)
-            z = self._embed(padded, boxes)  # (B, k, E)
+            z = self._embed(x, by_row, boxes, weight)  # (B, k, E)
             scores, next_state, carry = step(z, carry)  # (B, k, D)
             for name, v in (('region_scores', scores), ('locations', loc),
                             ('actions', action), ('mu', mu), ('pre_tanh', pre),

@@ -67,9 +67,11 @@ class ContextExtractor(BaseModule):
                 f' or (B, T, C, H, W) map, got {tuple(v.shape)}')
         lead = v.shape[:-3]
         flat = v.flatten(0, -4)  # (N, C, H, W)
-        both = torch.cat([self.act(self.conv1x1(flat)),
-                          self.act(self.conv_dilated(flat))], 1)  # (N, 2B, H, W)
-        c = both.mean((-2, -1))  # (N, 2B): average pooling
+        # average pooling of each branch, then the concatenation: the same
+        # numbers as pooling the concatenated maps, without copying them
+        c = torch.cat([self.act(self.conv1x1(flat)).mean((-2, -1)),
+                       self.act(self.conv_dilated(flat)).mean((-2, -1))],
+                      1)  # (N, 2B)
         return c.view(*lead, self.out_channels)
 
     def forward(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]

@@ -507,3 +507,20 @@ def test_dropout_on_semantic_vectors_only_in_training():
         _head(baseline=dict(mode='greedy'))
     with pytest.raises(ValueError, match="reward kind must be one of"):
         _head(reward=dict(kind='f1'))
+
+
+def test_embedding_the_same_with_the_fc_weight_or_the_crops_permuted():
+    """Issue 13: the semantic FC reads the crops in the cropper's (row,
+    channel, column) order through a permuted copy of its weight when that
+    copies less than permuting the crops; both give the same vectors."""
+    head = _head(embed_dims=5, roi_size=3)
+    x = torch.randn(2, 2, 5, 6)
+    boxes = head.anchors(torch.rand(2, 2) * 2 - 1, head.cropper.input_size(x))
+    by_row = head.cropper.by_row(x)
+    # 2 images x (1 + 2 steps x 4 regions) = 18 region rows > 5 outputs
+    weight = head._embed_weight(2)
+    assert weight is not None and weight.shape == (5, 3 * 2 * 3)
+    torch.testing.assert_close(head._embed(x, by_row, boxes, weight),
+                               head._embed(x, by_row, boxes, None))
+    assert _head(embed_dims=64)._embed_weight(2) is None  # 18 rows <= 64
+    assert _head(embed_dims=5, roi_size=1)._embed_weight(2) is None
