@@ -7,7 +7,10 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    type='ImageClassifier',
+    # the ten-view test, as RARL and RARNN here (five 384 crops of the 448
+    # input and their flips, taken on the map; mode='single' for one view)
+    type='TenViewClassifier',
+    test_cfg=dict(mode='ten_view', crop_size=384, feat_stride=32),
     backbone=dict(type='PrecomputedFeatureMap', out_channels=1280, stride=32),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

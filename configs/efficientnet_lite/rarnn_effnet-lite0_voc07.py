@@ -15,8 +15,13 @@ _base_ = [
 ]
 # as in rarnn_effnet-lite0_voc07_cached.py
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
-    'neck.rhn.fc': dict(lr_mult=0.001), 'neck.rhn.deconv': dict(lr_mult=0.1)}))
+    'neck.reduce': dict(lr_mult=0.1), 'neck.rhn.fc': dict(lr_mult=0.01),
+    'neck.rhn.deconv': dict(lr_mult=1.0)}))
+# one view, so that predictions carry the glimpses the drawings show; the
+# table's ten-view figures on images: tools/test.py with
+#   --cfg-options model.test_cfg.mode=ten_view
 model = dict(
+    test_cfg=dict(mode='single'),
     backbone=dict(
         _delete_=True,
         type='FeatureMapWrapper',

@@ -7,8 +7,9 @@ _base_ = [
     '../_base_/schedules/cached_adam_12e.py',
     '../_base_/default_runtime.py',
 ]
-# the RHN's FC (62,720 inputs) at 0.001 x and its deconvolution at 0.1 x the
-# schedule's rate (chosen here)
+# the channel reduction at 0.1 x, the RHN's FC (12,544 inputs) at 0.01 x
+# and its deconvolution at the schedule's rate (chosen here)
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
-    'neck.rhn.fc': dict(lr_mult=0.001), 'neck.rhn.deconv': dict(lr_mult=0.1)}))
+    'neck.reduce': dict(lr_mult=0.1), 'neck.rhn.fc': dict(lr_mult=0.01),
+    'neck.rhn.deconv': dict(lr_mult=1.0)}))
 default_hooks = dict(logger=dict(interval=21))

@@ -138,6 +138,9 @@ def test_cached_gap_config_trains_through_the_runner(cache, tmp_path):
         'gap_effnet-lite0_voc07_cached.py'))
     cfg.model.head.num_classes = 3
     cfg.data_preprocessor.num_classes = 3
+    # the ten views of 2 x 2 maps: 1-cell crops (the config: 12 of 14)
+    assert cfg.model.test_cfg.mode == 'ten_view'
+    cfg.model.test_cfg.crop_size = 32
     for split in ('train', 'val'):
         loader = cfg[f'{split}_dataloader']
         loader.dataset.ann_file = str(root / 'out' / f'{split}.json')

@@ -11,6 +11,7 @@ _base_ = ['./voc07_cpu_128.py']
 
 cache_dir = '{{ fileDirname }}/../../../work_dirs/cache/effnet-lite0_voc07_448'  # noqa: E501  <- change
 dataset_type = 'CachedFeatureMaps'
+crop_size = 448  # the input size of the cached maps (voc07_cpu_128.py: 128)
 # the maps are network activations: no mean / std, no channel swap
 # the one number of classes: the data preprocessor's and (via
 # marl_mm.utils.apply_num_classes in MarlRunner) the head's

@@ -10,6 +10,7 @@
 _base_ = ['./voc07_cpu_128.py']
 
 image_size = 448
+crop_size = image_size  # the input size (voc07_cpu_128.py has 128)
 train_pipeline = [
     dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(512, 512)),
