@@ -9,6 +9,7 @@
 # tools/visualization/vis_glimpses.py.
 _base_ = [
     '../_base_/models/rarnn_effnet-lite0.py',
+    '../_base_/models/effnet-lite0_frozen.py',
     '../_base_/datasets/voc07_lite_448.py',
     '../_base_/schedules/cached_adam_12e.py',
     '../_base_/default_runtime.py',
@@ -22,12 +23,4 @@ optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
 #   --cfg-options model.test_cfg.mode=ten_view
 model = dict(
     test_cfg=dict(mode='single'),
-    backbone=dict(
-        _delete_=True,
-        type='FeatureMapWrapper',
-        backbone=dict(type='EfficientNetLite', arch='lite0',
-                      out_indices=(6, )),
-        frozen_stages=7,
-        norm_eval=True,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='safe:effnet-lite://lite0')))
+    backbone=_base_.lite0_frozen_backbone)

@@ -144,13 +144,19 @@ def test_rarl_centre_control_and_object_figures_by_hand():
     assert f'chance: box_share {share:.3f}' in lines[-2]
 
 
-def test_rarnn_attention_on_object_by_hand():
+def _rarnn_head_emitting_where_x0_above_half():
+    """A GRREHead whose indicator emits glimpse t iff x[t, 0] > 0.5."""
     head = _build(dict(type='GRREHead', num_classes=3, in_channels=6,
                        context_channels=6, relation_channels=5))
-    with torch.no_grad():  # emit glimpse t iff x[t, 0] > 0.5
+    with torch.no_grad():
         head.emission.fc.weight.zero_()
         head.emission.fc.weight[0, 0] = 100.
         head.emission.fc.bias.fill_(-50.)
+    return head
+
+
+def test_rarnn_attention_on_object_by_hand():
+    head = _rarnn_head_emitting_where_x0_above_half()
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 4, 6, generator=g)
     x[0, :, 0] = torch.tensor([.9, .1, .8, .7])  # emits 0, 2, 3
@@ -199,12 +205,7 @@ def test_rarnn_attention_on_object_by_hand():
 
 
 def test_rarnn_learned_all_and_random_emissions():
-    head = _build(dict(type='GRREHead', num_classes=3, in_channels=6,
-                       context_channels=6, relation_channels=5))
-    with torch.no_grad():  # emit glimpse t iff x[t, 0] > 0.5
-        head.emission.fc.weight.zero_()
-        head.emission.fc.weight[0, 0] = 100.
-        head.emission.fc.bias.fill_(-50.)
+    head = _rarnn_head_emitting_where_x0_above_half()
     g = torch.Generator().manual_seed(0)
     x = torch.rand(4, 5, 6, generator=g)
     x[3, :, 0] = 0.  # nothing above 0.5: the fallback emits the argmax

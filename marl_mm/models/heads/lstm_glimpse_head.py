@@ -178,24 +178,16 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         reward = {'kind': 'recall', **(reward or {})}
         sigma, baseline_mode = policy.pop('sigma'), baseline.pop('mode')
         reward_kind = reward.pop('kind')
-        if baseline_mode not in BASELINE_MODES:
-            raise ValueError(f'LSTMGlimpseHead: baseline mode must be one of '
-                             f'{BASELINE_MODES}, got {baseline_mode!r}')
-        if reward_kind not in REWARD_KINDS:
-            raise ValueError(f'LSTMGlimpseHead: reward kind must be one of '
-                             f'{REWARD_KINDS}, got {reward_kind!r}')
-        if loss_type not in LOSS_TYPES:
-            raise ValueError(f'LSTMGlimpseHead: loss_type must be one of '
-                             f'{LOSS_TYPES}, got {loss_type!r}')
-        if advantage_norm not in ADVANTAGE_NORMS:
-            raise ValueError(f'LSTMGlimpseHead: advantage_norm must be one of '
-                             f'{ADVANTAGE_NORMS}, got {advantage_norm!r}')
-        if region_source not in REGION_SOURCES:
-            raise ValueError(f'LSTMGlimpseHead: region_source must be one of '
-                             f'{REGION_SOURCES}, got {region_source!r}')
-        if classify_from not in ('state', 'region'):
-            raise ValueError("LSTMGlimpseHead: classify_from must be 'state' "
-                             f"or 'region', got {classify_from!r}")
+        for name, value, choices in (
+                ('baseline mode', baseline_mode, BASELINE_MODES),
+                ('reward kind', reward_kind, REWARD_KINDS),
+                ('loss_type', loss_type, LOSS_TYPES),
+                ('advantage_norm', advantage_norm, ADVANTAGE_NORMS),
+                ('region_source', region_source, REGION_SOURCES),
+                ('classify_from', classify_from, ('state', 'region'))):
+            if value not in choices:
+                raise ValueError(f'LSTMGlimpseHead: {name} must be one of '
+                                 f'{choices}, got {value!r}')
         if not use_lstm and classify_from == 'state':
             raise ValueError("LSTMGlimpseHead: use_lstm=False (Ours-A) needs "
                              "classify_from='region'")
