@@ -66,6 +66,15 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   R_e = 10; ``emit_cost`` default 0 = paper, 0.1 in the RARNN configs)
   (docs/rarnn.md, 'Why `emit_cost`').
 * ``num_samples`` K (default 4, paper).
+* ``coverage_weight`` (default 0 = paper): weight of an extra image-level
+  loss ``loss_cover``, the binary cross-entropy between the category-wise
+  max of ``P_i`` over the emitted glimpses (the test-time image score) and
+  the labels, averaged over the D classes. Eq. 10 alone gives every
+  candidate the same target, so ten copies of one glimpse are its optimum
+  (measured: one-label share 0.99 on EfficientNet-Lite0); one softmax
+  cannot be confident in two labels, so this term asks for one glimpse per
+  label, and its negative part pushes every emitted glimpse's wrong labels
+  down (chosen here; docs/rarnn.md, 'Candidates that differ').
 * ablations (Table 1): ``use_context=False`` (w/o CE), ``use_emission=False``
   (w/o EI: all T glimpses emitted, no policy), ``relation='none'`` (w/o GRRE)
   | ``'rnn'`` (:class:`GRREPlainRNN`, w/o GRRE w. RNN).
@@ -121,6 +130,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         entropy_weight: weight of the emission entropy bonus.
         lambda_pg: weight of the REINFORCE loss.
         lambda_value: weight of the value network's MSE loss.
+        coverage_weight: weight of the image-level loss on the
+            category-wise max (0 = paper: none).
         init_cfg: mmengine init config.
     """
 
@@ -145,6 +156,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                  entropy_weight: float = 0.01,
                  lambda_pg: float = 1.,
                  lambda_value: float = 1.,
+                 coverage_weight: float = 0.,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -158,6 +170,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         if num_classes < 1 or num_samples < 1:
             raise ValueError('GRREHead: num_classes and num_samples must be '
                              f'>= 1, got {num_classes} and {num_samples}')
+        if coverage_weight < 0:
+            raise ValueError('GRREHead: coverage_weight must be >= 0, got '
+                             f'{coverage_weight}')
         if baseline_mode == 'leave_one_out' and num_samples < 2:
             raise ValueError("GRREHead: baseline_mode='leave_one_out' needs "
                              f'num_samples >= 2, got {num_samples}')
@@ -179,6 +194,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         self.entropy_weight = entropy_weight
         self.lambda_pg = lambda_pg
         self.lambda_value = lambda_value
+        self.coverage_weight = coverage_weight
         self.reward_fn = EmissionReward(**(reward or {}))
         # the warm-up counter of checkpoints written before the warm-up
         # moved to PolicyGradientHook (a buffer)
@@ -291,6 +307,23 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         valid = (has_gt & (num_emitted > 0)).float()  # (N,)
         return (per_sample * valid).sum() / valid.sum().clamp(min=1)
 
+    @staticmethod
+    def _coverage_loss(log_p: torch.Tensor, y: torch.Tensor,
+                       emitted: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of the category-wise max of ``P_i`` over
+        the emitted glimpses against ``y``, averaged over the classes and the
+        samples that emitted (``coverage_weight``; module docstring).
+
+        Computed in log space: ``log max_i P_i = max_i log P_i``.
+        """
+        low = torch.finfo(log_p.dtype).min
+        log_s = log_p.masked_fill(~emitted[..., None], low).amax(1)  # (N, D)
+        log_s = log_s.clamp(min=-100.)  # BCELoss's floor on log(p)
+        log_not = torch.log1p(-log_s.exp().clamp(max=1 - 1e-6))  # (N, D)
+        per_sample = -(y * log_s + (1 - y) * log_not).mean(-1)  # (N,)
+        valid = emitted.any(-1).float()  # (N,)
+        return (per_sample * valid).sum() / valid.sum().clamp(min=1)
+
     def _advantage(self, reward: torch.Tensor, x: torch.Tensor,
                    losses: Dict[str, torch.Tensor]) -> torch.Tensor:
         """``R - b`` per sample ``(B*K,)`` (detached); adds ``loss_value``."""
@@ -314,7 +347,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         """Classification, REINFORCE and value losses.
 
         Returns:
-            ``loss_cls``; with the emission indicator also ``loss_pg`` and
+            ``loss_cls`` (and ``loss_cover`` with ``coverage_weight``); with
+            the emission indicator also ``loss_pg`` and
             (learned baseline) ``loss_value``; logged values ``reward``,
             ``emission_rate``, ``num_emitted``, ``adv_abs``.
         """
@@ -330,6 +364,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             emitted = x.new_ones(x.shape[:2], dtype=torch.bool)  # (B, T)
         log_p = self._glimpse_log_probs(feats, emitted, k)  # (B*K, T, D)
         losses = {'loss_cls': self._cls_loss(log_p, y, emitted)}
+        if self.coverage_weight:
+            losses['loss_cover'] = self.coverage_weight * \
+                self._coverage_loss(log_p, y, emitted)
         reward = self.reward_fn(log_p.detach(), emitted, y)  # (B*K,): Eq. 6
 
         stats = dict(reward=reward.mean(),

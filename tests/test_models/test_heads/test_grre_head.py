@@ -53,6 +53,42 @@ def test_cls_loss_eq10_both_assignments_by_hand():
     assert head._cls_loss(P.log(), y, e).item() == pytest.approx(best)
 
 
+def test_coverage_loss_by_hand():
+    """loss_cover: BCE of the category-wise max of P over the emitted
+    glimpses, by hand with math.log; a sample that emits nothing has no
+    term."""
+    P = torch.tensor([[[.5, .3, .2], [.1, .6, .3], [.2, .2, .6]],
+                      [[.3, .3, .4], [.3, .3, .4], [.3, .3, .4]],
+                      [[.7, .2, .1], [.2, .2, .6], [.5, .4, .1]]])
+    y = torch.tensor([[1., 1., 0.], [1., 0., 0.], [0., 0., 1.]])
+    e = torch.tensor([[1, 1, 0], [0, 0, 0], [0, 1, 1]]).bool()
+    # sample 0: max over glimpses 0, 1 = (.5, .6, .3); sample 2: over 1, 2
+    # = (.5, .4, .6)
+    s0 = -(math.log(.5) + math.log(.6) + math.log(1 - .3)) / 3
+    s2 = -(math.log(1 - .5) + math.log(1 - .4) + math.log(.6)) / 3
+    got = GRREHead._coverage_loss(P.log(), y, e)
+    assert got.item() == pytest.approx((s0 + s2) / 2, rel=1e-5)
+    # through loss(): weighted, and one glimpse per label beats two copies
+    head = _head(num_classes=3, in_channels=3, use_emission=False,
+                 use_context=False, relation='none', coverage_weight=2.)
+    with torch.no_grad():
+        head.w_xp.weight.copy_(4 * torch.eye(3))
+        head.w_xp.bias.zero_()
+    apart = GlimpseFeatures(x=torch.tensor([[[1., 0., 0.], [0., 1., 0.]]]),
+                            v=None, a=None, c=None)
+    copies = GlimpseFeatures(x=torch.tensor([[[.5, .5, 0.], [.5, .5, 0.]]]),
+                             v=None, a=None, c=None)
+    e4 = math.exp(4)
+    p_hi, p_lo = e4 / (e4 + 2), 1 / (e4 + 2)
+    out = head.loss(apart, _samples([[0, 1]]))
+    expected = -(2 * math.log(p_hi) + math.log(1 - p_lo)) / 3
+    assert out['loss_cover'].item() == pytest.approx(2 * expected, rel=1e-5)
+    assert head.loss(copies, _samples([[0, 1]]))['loss_cover'] > \
+        out['loss_cover']
+    with pytest.raises(ValueError, match='coverage_weight'):
+        _head(coverage_weight=-1.)
+
+
 def test_loss_end_to_end_matches_softmax_by_hand():
     """w/o EI, w/o CE, w/o GRRE: P_i = softmax(W_xp X_i + b)."""
     head = _head(num_classes=3, in_channels=3, use_emission=False,
