@@ -25,6 +25,30 @@ the paper's setting is ``detach_input=False, zero_init=False``:
   inside the outermost cell centres, so it never saturates; with
   ``zero_init`` every weight starts equal and ``mu = 0``. The map is read
   detached: REINFORCE trains the query, not the backbone.
+* ``inhibition`` (default None = the attention above, unchanged bit for
+  bit; only with ``map_channels``): inhibition of return. At step t the
+  attention logit of cell ``j`` gets
+  ``- w * sum_{s < t} exp(-|g_j - l_s|^2 / (2 r^2))``, with ``l_s`` the
+  locations the earlier steps of the same image used (``forward``'s
+  ``visited``: sampled and clipped to ``[-1, 1]`` in training, ``mu`` at
+  test; detached). Why: with the map-reading policy the T steps of one
+  image cluster near one spot, so its glimpses see nearly the same regions,
+  and uniformly random locations, which cover more of the image, score as
+  well or better; this tells the policy where it has already looked.
+  ``dict(weight=2., radius=0.25, learnable=True)`` (the defaults of the
+  keys left out; examples, not tuned). The radius ``r`` is in normalised
+  coordinates (the map is 2 wide) and fixed: it is a length tied to the
+  anchor sizes, and a learned one could shrink the kernel to nothing. The
+  weight ``w`` is learnable by default (chosen here), ``w = exp(log_w)``
+  with the scalar parameter ``log_inhibition_weight`` starting at
+  ``log(weight)``: ``mu`` depends smoothly on ``w``, so REINFORCE's
+  gradient through ``mu`` sets how strongly to avoid the earlier spots
+  (down towards 0 where looking again pays) for one parameter; the log
+  keeps ``w`` positive (the option pushes away from visited spots, never
+  pulls) and makes an Adam step change ``w`` by a relative amount whatever
+  its scale (weight decay, 0 in the configs, would pull ``w`` towards 1).
+  ``learnable=False`` keeps ``w`` fixed (a buffer of the same name). At the
+  first step nothing has been visited and the attention is the plain one.
 
 The log-probability is taken of the *unclipped* Gaussian sample (the action
 actually drawn; clipping is part of the environment), default chosen here.
@@ -58,17 +82,29 @@ class GaussianLocationPolicy(BaseModule):
         zero_init: zero the output layer in :meth:`init_weights`.
         map_channels: C of the feature map the location network attends
             over (``None``: the paper's FC + tanh on the state alone).
+        inhibition: ``None`` (default) or ``dict(weight, radius,
+            learnable)``: lower the attention on the cells near the
+            locations already visited (inhibition of return, see the module
+            doc); needs ``map_channels``.
         init_cfg: mmengine init config.
     """
 
     def __init__(self, in_dims: int, hidden_dims: Optional[int] = None,
                  detach_input: bool = False, zero_init: bool = True,
                  map_channels: Optional[int] = None,
+                 inhibition: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.detach_input = detach_input
         self.zero_init = zero_init
         self.map_channels = map_channels
+        self.inhibition = self._inhibition_options(inhibition, map_channels)
+        if self.inhibition is not None:
+            log_w = torch.tensor(math.log(self.inhibition['weight']))
+            if bool(self.inhibition['learnable']):
+                self.log_inhibition_weight = nn.Parameter(log_w)
+            else:
+                self.register_buffer('log_inhibition_weight', log_w)
         out_dims = map_channels or 2  # the query, or (x, y)
         if hidden_dims:
             self.net = nn.Sequential(nn.Linear(in_dims, hidden_dims),
@@ -76,6 +112,46 @@ class GaussianLocationPolicy(BaseModule):
                                      nn.Linear(hidden_dims, out_dims))
         else:
             self.net = nn.Sequential(nn.Linear(in_dims, out_dims))
+
+    @staticmethod
+    def _inhibition_options(inhibition: Optional[dict],
+                            map_channels: Optional[int]) -> Optional[dict]:
+        """The ``inhibition`` dict with its defaults, checked."""
+        if inhibition is None:
+            return None
+        name = 'GaussianLocationPolicy: inhibition'
+        if map_channels is None:
+            raise ValueError(
+                f'{name} needs map_channels (it lowers the attention on the '
+                'map cells near the locations already visited), got '
+                'map_channels=None')
+        opts = dict(weight=2., radius=0.25, learnable=True)
+        unknown = set(inhibition) - set(opts)
+        if unknown:
+            raise ValueError(f'{name} takes the keys {sorted(opts)}, got '
+                             f'{sorted(unknown)}')
+        opts.update(inhibition)
+        if not (opts['weight'] > 0 and opts['radius'] > 0):
+            raise ValueError(f'{name} weight and radius must be > 0, got '
+                             f"{opts['weight']} and {opts['radius']}")
+        return opts
+
+    @property
+    def inhibition_weight(self) -> Optional[torch.Tensor]:
+        """``w`` of the inhibition of return (a scalar tensor), or None."""
+        if self.inhibition is None:
+            return None
+        return self.log_inhibition_weight.float().exp()
+
+    def inhibition_map(self, visited: torch.Tensor,
+                       centres: torch.Tensor) -> torch.Tensor:
+        """``(B, HW)``: ``sum_s exp(-|g_j - l_s|^2 / (2 r^2))`` over the
+        ``visited`` ``(B, t, 2)`` locations (detached) for each cell centre
+        ``g_j`` of ``centres`` ``(HW, 2)``; not yet multiplied by ``w``."""
+        d2 = (centres - visited.detach().float()[:, :, None]).pow(2).sum(
+            -1)  # (B, t, HW)
+        r = self.inhibition['radius']
+        return (-d2 / (2 * r * r)).exp().sum(1)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -89,13 +165,25 @@ class GaussianLocationPolicy(BaseModule):
         return self.map_channels is not None
 
     def forward(self, state: torch.Tensor,
-                feat_map: Optional[torch.Tensor] = None
+                feat_map: Optional[torch.Tensor] = None,
+                visited: Optional[torch.Tensor] = None,
+                centres: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return ``(mu, pre_tanh)``, both ``(B, 2)`` float32.
 
         With ``map_channels`` the location is the attention-weighted centre
         of ``feat_map`` ``(B, C, H, W)`` and there is no tanh: ``pre_tanh``
         is ``mu`` itself.
+
+        Args:
+            state: ``(B, in_dims)``.
+            feat_map: ``(B, C, H, W)``, with ``map_channels`` only.
+            visited: ``(B, t, 2)`` the locations used at the earlier steps
+                of each image (detached here), for ``inhibition``; None or
+                ``t = 0`` at the first step; ignored without
+                ``inhibition``.
+            centres: :meth:`cell_centres` of the map, when the caller has
+                built them once for all steps (else built here).
         """
         if self.detach_input:
             state = state.detach()
@@ -113,13 +201,25 @@ class GaussianLocationPolicy(BaseModule):
                 f'{self.map_channels} needs a (B, {self.map_channels}, H, W) '
                 'feature map, got '
                 f'{None if feat_map is None else tuple(feat_map.shape)}')
+        if centres is None:
+            centres = self.cell_centres(*feat_map.shape[-2:],
+                                        device=pre.device)
+        inhibit = self.inhibition is not None and visited is not None
+        if inhibit:
+            if visited.dim() != 3 or visited.shape[-1] != 2 or \
+                    visited.shape[0] != pre.shape[0]:
+                raise ValueError(
+                    'GaussianLocationPolicy: visited must be (B, t, 2) with '
+                    f'B={pre.shape[0]}, got {tuple(visited.shape)}')
+            inhibit = visited.shape[1] > 0  # nothing visited at step 1
         with no_autocast(pre):
             keys = feat_map.detach().float().flatten(2)  # (B, C, HW)
             logits = torch.einsum('bc,bcn->bn', pre, keys) / math.sqrt(
                 self.map_channels)  # (B, HW)
-            mu = torch.einsum('bn,nd->bd', logits.softmax(-1),
-                              self.cell_centres(*feat_map.shape[-2:],
-                                                device=pre.device))
+            if inhibit:  # inhibition of return
+                logits = logits - self.inhibition_weight * \
+                    self.inhibition_map(visited, centres)
+            mu = torch.einsum('bn,nd->bd', logits.softmax(-1), centres)
             return mu, mu  # (B, 2)
 
     @staticmethod

@@ -55,7 +55,11 @@ docs/rarl.md (RARL sections named) and the full table in docs/method.md
   network'), ``detach_input`` False (paper: REINFORCE reaches the state;
   'Diagnosis'), ``hidden_dims`` None (paper's single FC), ``map_channels``
   None (paper: ``mu`` from the state alone) | ``in_channels`` (``mu`` is the
-  centre of an attention over the map cells queried by the state).
+  centre of an attention over the map cells queried by the state),
+  ``inhibition`` None (earlier behaviour) | ``dict(weight, radius)`` (with
+  ``map_channels``: inhibition of return, the attention at step t avoids the
+  cells near ``l_1..l_{t-1}``, the locations used, because the steps of one
+  image clustered together; ``weight`` learnable by default).
 * ``baseline`` (:class:`RewardBaseline`): ``mode`` 'learned' (paper) |
   'self_critical' (the reward of the same image under the test-time policy
   ``l = mu``, one extra forward without gradient; chosen here for
@@ -127,7 +131,10 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             and the keyword arguments of :class:`GaussianLocationPolicy`
             (``zero_init``, ``detach_input``, ``hidden_dims``,
             ``map_channels``: set it to ``in_channels`` for the location
-            network that reads the map).
+            network that reads the map; ``inhibition``: None (default) or
+            ``dict(weight=2., radius=0.25, learnable=True)``, with
+            ``map_channels``, to lower the attention near the locations
+            this image's earlier steps used).
         baseline: ``mode`` ('learned' | 'self_critical' | 'running_mean' |
             'none') and the keyword arguments of :class:`RewardBaseline`
             (``hidden_dims``).
@@ -374,8 +381,16 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                         weight)[:, 0])
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
                                'pre_tanh', 'states', 'boxes')}
+        # the map policy's cell centres, once for all steps
+        centres = (self.loc_net.cell_centres(*x.shape[-2:], device=x.device)
+                   if self.loc_net.reads_map else None)
+        inhibits = self.loc_net.inhibition is not None
         for t in range(self.num_steps):
-            mu, pre = self.loc_net(state, x)  # (B, 2) each: Gaussian policy
+            # inhibition of return: the locations used so far, (B, t, 2)
+            visited = (torch.stack(out['locations'], 1) if inhibits and t
+                       else None)
+            mu, pre = self.loc_net(state, x, visited=visited,
+                                   centres=centres)  # (B, 2) each
             action, loc, boxes = locate(mu, t, input_size)
             z = self._embed(x, by_row, boxes, weight)  # (B, k, E)
             scores, next_state, carry = step(z, carry)  # (B, k, D)

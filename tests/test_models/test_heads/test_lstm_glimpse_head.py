@@ -490,6 +490,98 @@ def test_map_reading_location_network_in_the_head():
         _head(policy=dict(map_channels=3))
 
 
+def _proposal_boxes(num_images, num_steps):
+    """Boxes inside the 24 x 24 input of a 6 x 6 map at stride 4."""
+    torch.manual_seed(3)
+    xy = torch.rand(num_images, num_steps, 2) * 12
+    return torch.cat([xy, xy + 4 + torch.rand(num_images, num_steps, 2) * 8],
+                     -1)
+
+
+@pytest.mark.parametrize('mode', ['mean', 'sample', 'random', 'proposals'])
+def test_inhibition_of_return_in_the_head(mode):
+    """policy inhibition: mu at step t is the policy's with the locations
+    the earlier steps used (in every mode) as ``visited``; against the head
+    without it (same seed, same weights) step 1 and the state that chooses
+    l_2 are the same and mu_2 moves."""
+    pol = dict(map_channels=2, zero_init=False)
+    head = _head(num_steps=3, policy=dict(
+        pol, inhibition=dict(weight=3., radius=0.5))).eval()
+    plain = _head(num_steps=3, policy=pol).eval()
+    feats = torch.randn(2, 2, 6, 6)
+    boxes = _proposal_boxes(2, 3) if mode == 'proposals' else None
+    torch.manual_seed(1)
+    out = head.glimpse((feats,), mode, boxes)
+    torch.manual_seed(1)
+    ref = plain.glimpse((feats,), mode, boxes)
+    for t in range(3):
+        visited = out['locations'][:, :t]  # (B, t, 2), used at steps < t
+        mu, _ = head.loc_net(out['states'][:, t], feats, visited)
+        torch.testing.assert_close(out['mu'][:, t], mu)
+    if mode == 'mean':
+        assert torch.equal(out['locations'], out['mu'])
+    assert torch.equal(out['mu'][:, 0], ref['mu'][:, 0])
+    assert torch.equal(out['states'][:, :2], ref['states'][:, :2])
+    assert (out['mu'][:, 1] - ref['mu'][:, 1]).abs().max() > 1e-3
+
+
+def test_inhibition_none_leaves_the_head_as_before():
+    """inhibition None: the same parameters and, in every mode, the same
+    outputs bit for bit as the head built without the key, each step's mu
+    the policy's without ``visited``."""
+    pol = dict(map_channels=2, zero_init=False)
+    plain = _head(policy=pol)
+    none = _head(policy=dict(pol, inhibition=None))
+    assert plain.state_dict().keys() == none.state_dict().keys()
+    feats = torch.randn(2, 2, 6, 6)
+    for mode in ('mean', 'sample', 'random', 'proposals'):
+        boxes = _proposal_boxes(2, 2) if mode == 'proposals' else None
+        torch.manual_seed(1)
+        a = plain.glimpse((feats,), mode, boxes)
+        torch.manual_seed(1)
+        b = none.glimpse((feats,), mode, boxes)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        for t in range(2):
+            assert torch.equal(b['mu'][:, t],
+                               none.loc_net(b['states'][:, t], feats)[0])
+
+
+def test_self_critical_loss_with_inhibition_by_hand():
+    """The self-critical baseline's glimpse(..., 'mean') runs with
+    inhibition: loss_pg = mean over images of -sum_t log pi(l_t) *
+    (-BCE(sampled) + BCE(l = mu)), from two glimpse runs here; REINFORCE
+    reaches the learnable inhibition weight."""
+    head = _head(policy=dict(map_channels=2, zero_init=False,
+                             inhibition=dict(weight=2., radius=0.5)),
+                 loss_type='bce', baseline=dict(mode='self_critical'),
+                 reward=dict(kind='neg_loss')).train()
+    feats = torch.randn(3, 2, 6, 6)
+    labels = [[0], [2], [1, 2]]
+    torch.manual_seed(5)
+    losses = head.loss((feats,), _samples(labels))
+    torch.manual_seed(5)
+    out = head.glimpse((feats,), 'sample')
+    greedy = head.glimpse((feats,), 'mean')
+    y = torch.zeros(3, 3)
+    for i, lab in enumerate(labels):
+        y[i, lab] = 1
+
+    def bce(s):
+        p = s.sigmoid()
+        return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
+
+    adv = -bce(out['scores']) + bce(greedy['scores'])  # (B,)
+    z = (out['actions'] - out['mu']) / 0.11
+    logp = (-0.5 * z ** 2 - math.log(0.11)
+            - 0.5 * math.log(2 * math.pi)).sum(-1)  # (B, T)
+    torch.testing.assert_close(losses['loss_pg'],
+                               -(logp.sum(1) * adv).mean(), atol=1e-4,
+                               rtol=1e-4)
+    head.zero_grad()
+    losses['loss_pg'].backward()
+    assert head.loc_net.log_inhibition_weight.grad.abs() > 0
+
+
 def test_dropout_on_semantic_vectors_only_in_training():
     head = _head(dropout=0.5)
     feats = torch.randn(2, 2, 6, 6)
