@@ -20,6 +20,11 @@ to optimal and the indicator drifts to "emit all" (docs/rarnn.md,
 a glimpse worth emitting only when it adds a label, which is what the
 indicator is for; ``0 < emit_cost < R_+`` keeps one glimpse per right label
 worth its cost.
+
+:meth:`EmissionReward.marginal` gives each emission decision's own share of
+the reward, ``R(e with e_t = 1) - R(e with e_t = 0)`` with the other
+decisions and every glimpse's prediction held fixed (``GRREHead``'s
+``credit='per_glimpse'``).
 """
 import torch
 import torch.nn.functional as F
@@ -77,3 +82,21 @@ class EmissionReward:
         return torch.where(nothing, torch.full_like(reward,
                                                     -self.empty_penalty),
                            reward)
+
+    def marginal(self, glimpse_scores: torch.Tensor, emitted: torch.Tensor,
+                 gt: torch.Tensor) -> torch.Tensor:
+        """What each decision adds to the reward: ``(N, T)`` with entry
+        ``t`` = ``R(e | e_t = 1) - R(e | e_t = 0)``, the other ``e_s`` and
+        every glimpse's prediction unchanged (no gradient).
+
+        All ``2 T`` flipped sequences are scored in one call of Eq. 6.
+        """
+        n, t = emitted.shape
+        eye = torch.eye(t, dtype=torch.bool, device=emitted.device)
+        emitted = emitted.bool()[:, None]  # (N, 1, T)
+        flipped = torch.cat([emitted | eye, emitted & ~eye], 1)  # (N, 2T, T)
+        scores = glimpse_scores.detach()[:, None].expand(
+            -1, 2 * t, -1, -1).flatten(0, 1)  # (N*2T, T, D)
+        reward = self(scores, flipped.flatten(0, 1),
+                      gt.repeat_interleave(2 * t, 0)).view(n, 2, t)
+        return reward[:, 0] - reward[:, 1]  # (N, T)

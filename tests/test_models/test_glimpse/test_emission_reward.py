@@ -52,3 +52,26 @@ def test_emit_cost_per_glimpse():
     assert reward(s, torch.zeros(1, 4).bool(), gt).item() == -10
     with pytest.raises(ValueError, match='emit_cost'):
         EmissionReward(emit_cost=-1)
+
+
+def test_marginal_reward_of_each_decision_by_hand():
+    """R(e | e_t = 1) - R(e | e_t = 0), the other decisions fixed."""
+    reward = EmissionReward(emit_cost=0.1)
+    gt = torch.tensor([[1., 0., 1., 0., 0.]])  # labels {0, 2}
+    s = _scores([0, 2, 3, 0])
+    e = torch.tensor([[1, 0, 1, 0]]).bool()  # emits 0 (right), 3 (wrong)
+    # t=0: without it only the wrong 3 -> (1 - .1 - .2) - (-.1 - .1)
+    # t=1: adds the right 2 at cost .1; t=2: the wrong 3 costs .1 + .1
+    # t=3: a second 0 adds only its cost
+    expected = [(1 - .1 - .2) - (-.1 - .1), 1 - .1, -.1 - .1, -.1]
+    got = reward.marginal(s, e, gt)
+    torch.testing.assert_close(got, torch.tensor([expected]))
+    # the only emitted glimpse: without it nothing is emitted (-R_e)
+    e = torch.tensor([[0, 1, 0, 0]]).bool()
+    assert reward.marginal(s, e, gt)[0, 1].item() == pytest.approx(
+        1 - .1 + 10)
+    # batched rows are independent
+    two = reward.marginal(s.expand(2, -1, -1),
+                          torch.tensor([[1, 0, 1, 0], [0, 1, 0, 0]]).bool(),
+                          gt.expand(2, -1))
+    torch.testing.assert_close(two[0], got[0])
