@@ -33,6 +33,17 @@ Choices where the paper is open (constructor options):
   and nearly constant). ``l_{t-1}`` has entries in ``[0, 1)``, so the
   weights then make the glimpses differ by roughly +-20%. The FC keeps
   PyTorch's default init.
+* ``step_bias_std`` (default None = paper: one deconvolution bias for every
+  step): a learned bias per step ``t``, ``A_t = ReLU(Deconv(l_{t-1}) +
+  beta_t)`` with ``beta_t`` in ``R^{C x S x S}`` drawn from N(0,
+  ``step_bias_std``). Why (chosen here for the EfficientNet-Lite configs):
+  the guide of Eq. 1 is close to ``1 - onehot(argmax X_{t-1})`` for a peaked
+  ``X``, so as soon as one glimpse peaks on the same feature as the one
+  before, ``l``, ``A`` and ``X`` repeat and the recurrence sits at a fixed
+  point: on Lite0 the ten candidates of most images were copies
+  (docs/rarnn.md, 'Candidates that differ'). A per-step term lets the steps
+  look at different channels and places; the guide still makes each
+  step's attention depend on the image.
 
 The only Python loop is over the recurrent steps t; every step is batched.
 """
@@ -79,6 +90,8 @@ class RHN(BaseModule):
             raising an error (default False).
         deconv_std: std of the deconvolution's Gaussian weight init (0.01).
         attention_bias_init: initial deconvolution bias (1.0).
+        step_bias_std: std of the per-step attention biases' init, ``None``
+            for none (paper).
         init_cfg: mmengine init config (overrides the two above if given).
     """
 
@@ -91,6 +104,7 @@ class RHN(BaseModule):
                  adaptive_pool: bool = False,
                  deconv_std: float = 0.01,
                  attention_bias_init: float = 1.,
+                 step_bias_std: Optional[float] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if init_glimpse not in INIT_GLIMPSES:
@@ -113,11 +127,21 @@ class RHN(BaseModule):
                             feat_dims)
         self.deconv_std = deconv_std
         self.attention_bias_init = attention_bias_init
+        self.step_bias_std = step_bias_std
+        self.step_bias = None
+        if step_bias_std is not None:
+            if step_bias_std < 0:
+                raise ValueError('RHN: step_bias_std must be >= 0 or None, '
+                                 f'got {step_bias_std}')
+            self.step_bias = nn.Parameter(torch.zeros(
+                num_glimpses, in_channels * spatial_size * spatial_size))
         self._reset()
 
     def _reset(self) -> None:
         nn.init.normal_(self.deconv.weight, 0., self.deconv_std)
         nn.init.constant_(self.deconv.bias, self.attention_bias_init)
+        if self.step_bias is not None:
+            nn.init.normal_(self.step_bias, 0., self.step_bias_std)
 
     def init_weights(self) -> None:
         """Deconvolution init of the module docstring unless ``init_cfg``."""
@@ -151,11 +175,14 @@ class RHN(BaseModule):
         """``X = ReLU(FC(V))``: ``(B, C, S, S) -> (B, Dx)``."""
         return F.relu(self.fc(v.flatten(1)))
 
-    def attention(self, x_prev: torch.Tensor) -> torch.Tensor:
-        """Eqs. 1-2: ``A_t = ReLU(Deconv(guide(X_{t-1})))``.
+    def attention(self, x_prev: torch.Tensor,
+                  step: Optional[int] = None) -> torch.Tensor:
+        """Eqs. 1-2: ``A_t = ReLU(Deconv(guide(X_{t-1})))`` (plus the
+        step's bias ``beta_t`` with ``step_bias_std``).
 
         Args:
             x_prev: ``(B, Dx)``.
+            step: ``t - 1`` (0-based), needed with ``step_bias_std``.
 
         Returns:
             ``(B, C, S, S)``.
@@ -167,6 +194,10 @@ class RHN(BaseModule):
         # than ConvTranspose2d's kernel for this shape (docs/benchmarks.md).
         size = self.spatial_size
         bias = self.deconv.bias.repeat_interleave(size * size)  # (C*S*S, )
+        if self.step_bias is not None:
+            if step is None:
+                raise ValueError('RHN: step_bias_std needs the step index')
+            bias = bias + self.step_bias[step]  # (C*S*S, )
         a = torch.addmm(bias, l_prev, self.deconv.weight.flatten(1))
         return F.relu(a.view(-1, self.in_channels, size, size))  # (B, C, S, S)
 
@@ -188,8 +219,8 @@ class RHN(BaseModule):
         else:
             x = v_img.new_zeros(v_img.shape[0], self.feat_dims)  # (B, Dx)
         xs, vs, attns = [], [], []
-        for _ in range(self.num_glimpses):
-            attn = self.attention(x)  # (B, C, S, S): A_t
+        for t in range(self.num_glimpses):
+            attn = self.attention(x, t)  # (B, C, S, S): A_t
             v = v_img * attn  # (B, C, S, S): V_t
             x = self.glimpse_feature(v)  # (B, Dx): X_t
             xs.append(x)

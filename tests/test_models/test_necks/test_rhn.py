@@ -65,6 +65,40 @@ def test_rhn_matches_direct_computation():
     assert (out.x[:, 0] - out.x[:, 1]).abs().max() > 1e-4
 
 
+def test_step_bias_adds_one_learned_term_per_step():
+    """step_bias_std: A_t = ReLU(Deconv(l_{t-1}) + beta_t), by hand with
+    the einsum deconvolution; None keeps the paper's RHN bit for bit."""
+    torch.manual_seed(0)
+    rhn = RHN(in_channels=4, feat_dims=5, spatial_size=2, num_glimpses=3,
+              step_bias_std=0.5)
+    rhn.init_weights()
+    assert rhn.step_bias.shape == (3, 4 * 2 * 2)
+    assert rhn.step_bias.std().item() > 0.2  # drawn, not zero
+    v_img = torch.rand(2, 4, 2, 2)
+    out = rhn(v_img)
+    W, b = rhn.fc.weight, rhn.fc.bias
+    x = torch.relu(v_img.reshape(2, -1) @ W.T + b)
+    for t in range(3):
+        beta = rhn.step_bias[t].view(1, 4, 2, 2)
+        a = torch.relu(_deconv_1x1(_naive_guide(x).float(),
+                                   rhn.deconv.weight, rhn.deconv.bias) + beta)
+        x = torch.relu((v_img * a).reshape(2, -1) @ W.T + b)
+        torch.testing.assert_close(out.a[:, t], a)
+        torch.testing.assert_close(out.x[:, t], x)
+    out.x.sum().backward()
+    assert rhn.step_bias.grad.abs().sum() > 0
+    torch.manual_seed(0)
+    plain = RHN(in_channels=4, feat_dims=5, spatial_size=2, num_glimpses=3)
+    torch.manual_seed(0)
+    zero = RHN(in_channels=4, feat_dims=5, spatial_size=2, num_glimpses=3,
+               step_bias_std=0.)
+    zero.load_state_dict(plain.state_dict(), strict=False)
+    torch.testing.assert_close(zero(v_img).x, plain(v_img).x)
+    assert 'step_bias' not in plain.state_dict()
+    with pytest.raises(ValueError, match='step_bias_std'):
+        RHN(step_bias_std=-1.)
+
+
 def test_rhn_zero_initial_glimpse_and_default_init():
     torch.manual_seed(0)
     rhn = RHN(in_channels=4, feat_dims=3, spatial_size=2, num_glimpses=1,
