@@ -108,10 +108,13 @@ Objects = Tuple[torch.Tensor, torch.Tensor]
 
 def _centre_glimpse(head, feats) -> Dict[str, torch.Tensor]:
     """``head.glimpse(feats, 'mean')`` with the location network's output
-    replaced by 0 (a forward hook, removed after): every ``l_t = (0, 0)``,
-    everything else the trained head."""
+    ``mu`` and ``pre_tanh`` replaced by 0 (a forward hook, removed after):
+    every ``l_t = (0, 0)`` (the deterministic location, also for the
+    mixture policy), everything else the trained head."""
     handle = head.loc_net.register_forward_hook(
-        lambda module, args, out: tuple(torch.zeros_like(o) for o in out))
+        lambda module, args, out: out._replace(
+            mu=torch.zeros_like(out.mu),
+            pre_tanh=torch.zeros_like(out.pre_tanh)))
     try:
         return head.glimpse(feats, 'mean')
     finally:

@@ -554,3 +554,26 @@ def test_tool_refuses_pipelines_the_box_mapping_cannot_follow(tmp_path,
                                       'cached.py')
     assert "names no config that is here ('gone.py')" in \
         capsys.readouterr().out
+
+
+def test_rarl_report_with_the_mixture_policy():
+    """map_policy='mixture': 'learned' looks at the most probable cells
+    (cell centres, what glimpse('mean') gives), the 'centre' control at
+    (0, 0) through the same forward hook, which is removed after."""
+    head = _build(dict(type='LSTMGlimpseHead', num_classes=3, in_channels=2,
+                       feat_stride=4, num_steps=2, anchor_sizes=(4., 8.),
+                       roi_size=2, embed_dims=5, hidden_dims=4,
+                       policy=dict(map_channels=2, zero_init=False,
+                                   map_policy='mixture')))
+    feats = (torch.randn(3, 2, 6, 6), )
+    y = torch.tensor([[1, 0, 0], [0, 1, 1], [0, 0, 1]]).float()
+    out = rarl_policy_outputs(head, feats, y)
+    assert (out['centre']['locations'] == 0).all()
+    learned = out['learned']['locations']  # (B, T, 2)
+    centres = head.loc_net.cell_centres(6, 6)
+    gap = (learned[:, :, None] - centres).abs().sum(-1).amin(-1)
+    assert gap.max() < 1e-6  # every location is a cell centre
+    with torch.no_grad():
+        torch.testing.assert_close(head.glimpse(feats, 'mean')['locations'],
+                                   learned)
+    assert not head.loc_net._forward_hooks

@@ -59,7 +59,12 @@ docs/rarl.md (RARL sections named) and the full table in docs/method.md
   ``inhibition`` None (earlier behaviour) | ``dict(weight, radius)`` (with
   ``map_channels``: inhibition of return, the attention at step t avoids the
   cells near ``l_1..l_{t-1}``, the locations used, because the steps of one
-  image clustered together; ``weight`` learnable by default).
+  image clustered together; ``weight`` learnable by default),
+  ``map_policy`` 'mean' (earlier behaviour: the Gaussian around the
+  attention's centre of mass) | 'mixture' (with ``map_channels``: a mixture
+  of Gaussians on the cells weighted by the attention, ``l = g_{argmax w}``
+  at test, the most probable cell; because the centre of mass of a spread
+  attention lies between objects, near the image centre).
 * ``baseline`` (:class:`RewardBaseline`): ``mode`` 'learned' (paper) |
   'self_critical' (the reward of the same image under the test-time policy
   ``l = mu``, one extra forward without gradient; chosen here for
@@ -134,7 +139,11 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
             network that reads the map; ``inhibition``: None (default) or
             ``dict(weight=2., radius=0.25, learnable=True)``, with
             ``map_channels``, to lower the attention near the locations
-            this image's earlier steps used).
+            this image's earlier steps used; ``map_policy``: 'mean'
+            (default) or 'mixture', with ``map_channels``, for a mixture of
+            Gaussians on the map cells whose deterministic location, at
+            test and for the self-critical baseline, is the most probable
+            cell).
         baseline: ``mode`` ('learned' | 'self_critical' | 'running_mean' |
             'none') and the keyword arguments of :class:`RewardBaseline`
             (``hidden_dims``).
@@ -297,12 +306,20 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         h, c = self.lstm(z)  # (B, Hd) each
         return h, (h, c)
 
-    def _locate(self, mode: str, mu: torch.Tensor, t: int, input_size
+    def _locate(self, mode: str, centres: Optional[torch.Tensor],
+                policy_out, t: int, input_size
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(action, l_{t+1}, boxes)``: the location drawn from the policy
-        (or uniform / its mean) and the k anchors around it (B, k, 4)."""
+        (or uniform / its deterministic location ``mu``) and the k anchors
+        around it (B, k, 4); ``policy_out``: the policy's
+        :class:`LocationOutput`, ``centres`` its cell centres (or None)."""
+        mu = policy_out.mu
         if mode == 'sample':
-            action, loc = self.loc_net.sample(mu, self.exploration)
+            if policy_out.log_w is None:
+                action, loc = self.loc_net.sample(mu, self.exploration)
+            else:  # the mixture over the cells
+                action, loc = self.loc_net.sample(
+                    mu, self.exploration, policy_out.log_w, centres)
         elif mode == 'random':
             action = loc = torch.rand_like(mu) * 2 - 1  # (B, 2)
         else:
@@ -310,7 +327,7 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         return action, loc, self.anchors(loc, input_size)
 
     @staticmethod
-    def _locate_proposal(proposals: torch.Tensor, mu: torch.Tensor, t: int,
+    def _locate_proposal(proposals: torch.Tensor, policy_out, t: int,
                          input_size
                          ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Proposal ablation: step t looks at ``proposals[:, t]`` (B, 1, 4);
@@ -363,43 +380,52 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
         Returns:
             dict with ``scores`` (B, D) pooled, ``region_scores``
             (B, T, k, D), ``locations`` (B, T, 2) used, ``actions`` (B, T, 2)
-            unclipped samples, ``mu`` and ``pre_tanh`` (B, T, 2), ``states``
-            (B, T, S) the states that chose ``l_1..l_T``, ``boxes``
-            (B, T, k, 4).
+            unclipped samples, ``mu`` (the deterministic location) and
+            ``pre_tanh`` (B, T, 2), ``states`` (B, T, S) the states that
+            chose ``l_1..l_T``, ``boxes`` (B, T, k, 4); with
+            ``map_policy='mixture'`` also ``log_w`` (B, T, HW) the cells'
+            log-weights and ``centres`` (HW, 2) the cell centres.
         """
         x = self._feature_map(feats)  # (B, C, H, W)
         input_size = self.cropper.input_size(x)
         by_row = self.cropper.by_row(x)  # (B, H, C*W), once for all steps
         weight = self._embed_weight(x.shape[0])
+        # the map policy's cell centres, once for all steps
+        centres = (self.loc_net.cell_centres(*x.shape[-2:], device=x.device)
+                   if self.loc_net.reads_map else None)
         locate = (partial(self._locate_proposal, proposals)
-                  if mode == 'proposals' else partial(self._locate, mode))
+                  if mode == 'proposals' else
+                  partial(self._locate, mode, centres))
         step = self._step if self.use_lstm else self._step_without_lstm
 
         whole = x.new_tensor([0., 0., input_size[1], input_size[0]])
         state, carry = self._start(
             self._embed(x, by_row, whole.expand(x.shape[0], 1, 4),
                         weight)[:, 0])
+        mixture = self.loc_net.is_mixture
         out = {n: [] for n in ('region_scores', 'locations', 'actions', 'mu',
-                               'pre_tanh', 'states', 'boxes')}
-        # the map policy's cell centres, once for all steps
-        centres = (self.loc_net.cell_centres(*x.shape[-2:], device=x.device)
-                   if self.loc_net.reads_map else None)
+                               'pre_tanh', 'states', 'boxes') +
+               (('log_w', ) if mixture else ())}
         inhibits = self.loc_net.inhibition is not None
         for t in range(self.num_steps):
             # inhibition of return: the locations used so far, (B, t, 2)
             visited = (torch.stack(out['locations'], 1) if inhibits and t
                        else None)
-            mu, pre = self.loc_net(state, x, visited=visited,
-                                   centres=centres)  # (B, 2) each
-            action, loc, boxes = locate(mu, t, input_size)
+            p = self.loc_net(state, x, visited=visited,
+                             centres=centres)  # mu, pre_tanh (B, 2) each
+            action, loc, boxes = locate(p, t, input_size)
             z = self._embed(x, by_row, boxes, weight)  # (B, k, E)
             scores, next_state, carry = step(z, carry)  # (B, k, D)
             for name, v in (('region_scores', scores), ('locations', loc),
-                            ('actions', action), ('mu', mu), ('pre_tanh', pre),
-                            ('states', state), ('boxes', boxes)):
+                            ('actions', action), ('mu', p.mu),
+                            ('pre_tanh', p.pre_tanh), ('states', state),
+                            ('boxes', boxes)) + (
+                                (('log_w', p.log_w), ) if mixture else ()):
                 out[name].append(v)
             state = next_state
         result = {n: torch.stack(v, 1) for n, v in out.items()}
+        if mixture:
+            result['centres'] = centres  # (HW, 2)
         # Eq. 3: category-wise max over the T*k regions
         result['scores'] = result['region_scores'].flatten(1, 2).amax(
             1)  # (B, D)
@@ -533,13 +559,15 @@ class LSTMGlimpseHead(BaseModule, PolicyHeadMixin):
                                        valid[:, None])
 
         if mode == 'sample':
-            logp = self.loc_net.log_prob(out['actions'], out['mu'],
-                                         self.exploration)  # (B, T)
+            logp = self.loc_net.log_prob(
+                out['actions'], out['mu'], self.exploration,
+                out.get('log_w'), out.get('centres'))  # (B, T)
             pg = -(logp * adv).sum(1)  # (B,): Eq. 8 with baseline
             losses['loss_pg'] = self.lambda_pg * (pg * validf).sum() / \
                 num_valid
         else:  # random locations or proposals: nothing to reinforce
-            losses['loss_pg'] = scores.new_zeros(()) + 0. * out['mu'].sum()
+            losses['loss_pg'] = scores.new_zeros(()) + 0. * (
+                out['log_w'] if 'log_w' in out else out['mu']).sum()
 
         loc = out['locations'].detach()  # (B, T, 2)
         spread = loc.flatten(0, 1).std(0).mean() if loc[..., 0].numel() > 1 \

@@ -480,7 +480,7 @@ def test_map_reading_location_network_in_the_head():
     head = _head(policy=dict(map_channels=2, zero_init=False)).eval()
     feats = torch.randn(2, 2, 6, 6)
     out = head.glimpse((feats,), 'mean')
-    mu1, _ = head.loc_net(out['states'][:, 0], feats)
+    mu1, _, _ = head.loc_net(out['states'][:, 0], feats)
     torch.testing.assert_close(out['mu'][:, 0], mu1)
     torch.testing.assert_close(out['locations'], out['mu'])
     assert out['mu'].abs().max() < 1  # inside the outer cell centres
@@ -516,7 +516,7 @@ def test_inhibition_of_return_in_the_head(mode):
     ref = plain.glimpse((feats,), mode, boxes)
     for t in range(3):
         visited = out['locations'][:, :t]  # (B, t, 2), used at steps < t
-        mu, _ = head.loc_net(out['states'][:, t], feats, visited)
+        mu, _, _ = head.loc_net(out['states'][:, t], feats, visited)
         torch.testing.assert_close(out['mu'][:, t], mu)
     if mode == 'mean':
         assert torch.equal(out['locations'], out['mu'])
@@ -616,3 +616,139 @@ def test_embedding_the_same_with_the_fc_weight_or_the_crops_permuted():
                                head._embed(x, by_row, boxes, None))
     assert _head(embed_dims=64)._embed_weight(2) is None  # 18 rows <= 64
     assert _head(embed_dims=5, roi_size=1)._embed_weight(2) is None
+
+
+# ------------------------------------------------ map_policy='mixture'
+def _mode_cells_by_hand(head, states, feats, visited=None):
+    """The most probable cell's centre, from the query net's weights, with
+    loops over the cells of the (B, C, H, W) map: (B, 2)."""
+    lin = head.loc_net.net[-1]
+    B, C, H, W = feats.shape
+    out = []
+    for b in range(B):
+        q = lin.weight.detach() @ states[b].detach() + lin.bias.detach()
+        best = None
+        for i in range(H):
+            for j in range(W):
+                g = ((2 * j + 1) / W - 1, (2 * i + 1) / H - 1)
+                logit = float(q @ feats[b, :, i, j]) / math.sqrt(C)
+                if visited is not None:
+                    w, r = head.loc_net.inhibition_weight.item(), 0.5
+                    logit -= w * sum(math.exp(-((g[0] - lx) ** 2 +
+                                                (g[1] - ly) ** 2) /
+                                              (2 * r * r))
+                                     for lx, ly in visited[b].tolist())
+                if best is None or logit > best[0]:
+                    best = (logit, g)
+        out.append(best[1])
+    return torch.tensor(out)
+
+
+@pytest.mark.parametrize('inhibition', [None, dict(weight=2., radius=0.5)])
+def test_mixture_policy_mode_cells_in_the_head(inhibition):
+    """map_policy='mixture': glimpse('mean') looks at the most probable cell
+    of each step (by hand from the query net), stores the log-weights of
+    the policy called directly and the cell centres; the sampling, random
+    and proposal modes run."""
+    head = _head(policy=dict(map_channels=2, zero_init=False,
+                             map_policy='mixture',
+                             inhibition=inhibition)).eval()
+    assert head.loc_net.is_mixture
+    feats = torch.randn(3, 2, 6, 6) * 3
+    out = head.glimpse((feats,), 'mean')
+    assert out['log_w'].shape == (3, 2, 36)
+    torch.testing.assert_close(out['centres'],
+                               head.loc_net.cell_centres(6, 6))
+    assert torch.equal(out['locations'], out['mu'])
+    for t in range(2):
+        visited = out['locations'][:, :t] if inhibition and t else None
+        hand = _mode_cells_by_hand(head, out['states'][:, t], feats,
+                                   visited)
+        torch.testing.assert_close(out['locations'][:, t], hand)
+        direct = head.loc_net(out['states'][:, t], feats, visited)
+        assert torch.equal(out['log_w'][:, t], direct.log_w)
+    assert (out['locations'][0] != out['locations'][1]).any()  # per image
+    for mode in ('sample', 'random', 'proposals'):
+        boxes = _proposal_boxes(3, 2) if mode == 'proposals' else None
+        res = head.glimpse((feats,), mode, boxes)
+        assert res['locations'].shape == (3, 2, 2)
+        assert torch.isfinite(res['scores']).all()
+
+
+def test_mixture_self_critical_neg_loss_by_hand():
+    """Self-critical baseline (glimpse(..., 'mean'): the mode cells) and
+    the neg_loss reward with the mixture: loss_pg = mean over images of
+    -sum_t log pi(a_t) * (-BCE(sampled) + BCE(mode cells)), log pi the
+    mixture density summed over the cells here; finite, and its gradient
+    reaches the query network; random locations keep the policy in the
+    graph with a zero loss."""
+    head = _head(policy=dict(map_channels=2, zero_init=False,
+                             map_policy='mixture'),
+                 loss_type='bce', baseline=dict(mode='self_critical'),
+                 reward=dict(kind='neg_loss')).train()
+    feats = torch.randn(3, 2, 6, 6)
+    labels = [[0], [2], [1, 2]]
+    torch.manual_seed(5)
+    losses = head.loss((feats,), _samples(labels))
+    assert torch.isfinite(losses['loss_pg'])
+    torch.manual_seed(5)
+    out = head.glimpse((feats,), 'sample')
+    greedy = head.glimpse((feats,), 'mean')
+    y = torch.zeros(3, 3)
+    for i, lab in enumerate(labels):
+        y[i, lab] = 1
+
+    def bce(s):
+        p = s.sigmoid()
+        return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
+
+    adv = -bce(out['scores']) + bce(greedy['scores'])  # (B,)
+    g = head.loc_net.cell_centres(6, 6)  # (HW, 2)
+    d2 = (out['actions'][:, :, None] - g).pow(2).sum(-1)  # (B, T, HW)
+    dens = torch.exp(-d2 / (2 * 0.11 ** 2)) / (2 * math.pi * 0.11 ** 2)
+    logp = (out['log_w'].exp() * dens).sum(-1).log()  # (B, T)
+    torch.testing.assert_close(losses['loss_pg'],
+                               -(logp.sum(1) * adv).mean(), atol=1e-4,
+                               rtol=1e-4)
+    head.zero_grad()
+    losses['loss_pg'].backward()
+    assert _grads(head.loc_net) > 0
+    head = _head(policy=dict(map_channels=2, map_policy='mixture'),
+                 random_locations=True).train()
+    losses = head.loss((feats,), _samples(labels))
+    assert losses['loss_pg'] == 0
+    losses['loss_pg'].backward()
+    assert all(p.grad is not None for p in head.loc_net.parameters())
+
+
+@pytest.mark.parametrize('map_channels', [None, 2])
+def test_map_policy_mean_leaves_the_head_as_before(map_channels):
+    """The default map_policy ('mean'): the same outputs and losses bit for
+    bit as the head built without the key, no log-weights stored."""
+    pol = dict(map_channels=map_channels, zero_init=False)
+    plain = _head(policy=pol)
+    mean = _head(policy=dict(pol, map_policy='mean'))
+    feats = torch.randn(2, 2, 6, 6)
+    for mode in ('mean', 'sample', 'random', 'proposals'):
+        boxes = _proposal_boxes(2, 2) if mode == 'proposals' else None
+        torch.manual_seed(1)
+        a = plain.glimpse((feats,), mode, boxes)
+        torch.manual_seed(1)
+        b = mean.glimpse((feats,), mode, boxes)
+        assert a.keys() == b.keys() and 'log_w' not in b
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    for head in (plain, mean):
+        head.train()
+    torch.manual_seed(2)
+    la = plain.loss((feats,), _samples([[0], [1, 2]]))
+    torch.manual_seed(2)
+    lb = mean.loss((feats,), _samples([[0], [1, 2]]))
+    assert all(torch.equal(la[k], lb[k]) for k in la)
+
+
+def test_mixture_policy_needs_map_channels_in_the_head():
+    with pytest.raises(ValueError, match=r"GaussianLocationPolicy: "
+                       r"map_policy='mixture' needs map_channels"):
+        _head(policy=dict(map_policy='mixture'))
+    with pytest.raises(ValueError, match=r'map_policy must be one of'):
+        _head(policy=dict(map_channels=2, map_policy='soft'))
