@@ -245,6 +245,14 @@ def test_rarnn_learned_all_and_random_emissions():
     assert torch.equal(out['all']['labels'], labels)
     same = [len(set(labels[b].tolist())) == 1 for b in range(4)]
     assert report['all']['one_label'] == pytest.approx(np.mean(same))
+    # over the images with two or more labels only, and the share of
+    # images with one label (where one label for all candidates is right)
+    multi = y.sum(-1) >= 2
+    assert report['all']['gt_one_label'] == pytest.approx(
+        1 - multi.float().mean().item())
+    if multi.any():
+        assert report['all']['one_label_multi'] == pytest.approx(
+            np.mean([same[b] for b in range(4) if multi[b]]))
     assert report['all']['p_spread'] == pytest.approx(
         np.mean([np.std(p[b].numpy(), ddof=1) for b in range(4)]), rel=1e-5)
     assert 'one_label' not in report['learned']
@@ -430,7 +438,7 @@ def test_verdicts_name_the_collapses():
         'policy is the "all" control',
         'COPIES candidates: one_label 0.956 >= 0.5: in most images every '
         'candidate glimpse predicts the same label, so no emission policy '
-        'can beat a random one',
+        'can pick them apart',
         'COPIES emission probabilities: p_spread 0.001 < 0.01: the '
         'indicator gives every candidate the same p_t',
         'NO GAIN reward: learned 0.400 vs all 0.400 (+0.000, margin 0.005): '
@@ -448,6 +456,16 @@ def test_verdicts_name_the_collapses():
     # thresholds: 0.5 one_label is copies, 0.15 spread is not a collapse
     assert verdicts(_rarnn_report(one_label=0.5))[1].startswith('COPIES')
     assert verdicts(_rarnn_report(one_label=0.49))[1].startswith('OK')
+    # with multi-label images the check reads them only: 61% one-label
+    # images make one_label 0.7 for candidates that are right
+    report = _rarnn_report(one_label=0.7)
+    report['all'].update(one_label_multi=0.3, gt_one_label=0.61)
+    assert verdicts(report)[1] == (
+        'OK candidates: one_label_multi 0.300 < 0.5: in most images with '
+        'two or more labels the candidates predict different labels')
+    report['all']['one_label_multi'] = 0.6
+    assert verdicts(report)[1].startswith(
+        'COPIES candidates: one_label_multi 0.600')
 
     # the RARL VOC CPU run of docs/rarl.md: one location for all images,
     # reward 0.313 vs 0.301 random

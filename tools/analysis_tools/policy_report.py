@@ -15,8 +15,8 @@ column means. A policy that learned something beats its controls on the
 reward; a collapsed RARL policy shows a spread near 0 (< 0.15: one location
 for all images) and locations at the border; a collapsed RARNN indicator an
 emission rate of 1 (emit-all) or only the fallback glimpse; RARNN candidates
-whose ``one_label`` is >= 0.5 are copies of one glimpse (nothing to choose
-between). Thresholds and definitions: :mod:`marl_mm.evaluation.policy_report`.
+whose ``one_label_multi`` (``one_label`` over the images with two or more
+labels) is >= 0.5 are copies of one glimpse (nothing to choose between). Thresholds and definitions: :mod:`marl_mm.evaluation.policy_report`.
 
 ``--boxes voc`` adds where the policies look relative to the objects: each
 image's PASCAL VOC annotation (``.../JPEGImages/<id>.jpg`` ->
@@ -184,6 +184,9 @@ COLUMN_HELP = dict(
     emit_all='share of images that emit every candidate',
     one_label='share of images whose candidates all predict one label (1: '
     'the candidates are copies of one glimpse)',
+    one_label_multi='one_label over the images with two or more labels',
+    gt_one_label='share of images with one label (where one_label is '
+    'right)',
     p_spread='std of the emission probabilities p_t over an image\'s '
     'candidates (0: the indicator cannot tell them apart)',
     on_object='share of the locations inside a GT box (chance: box_share)',
@@ -199,6 +202,7 @@ def format_report(report: dict) -> str:
                   key=['reward', 'mAP', 'loc_spread', 'loc_mean_x',
                        'loc_mean_y', 'near_border', 'emission_rate',
                        'num_emitted', 'emit_all', 'one_label',
+                       'one_label_multi', 'gt_one_label',
                        'p_spread', 'on_object', 'region_iou',
                        'attn_on_object', 'box_share'].index)
     width = {c: max(14, len(c) + 2) for c in cols}  # a space between
