@@ -20,8 +20,14 @@ model = dict(
         hidden_dims=512,
         # sigma: paper; the location network reads the map (chosen here:
         # the paper's tanh(W s) on a pooled state cannot know where this
-        # image's objects are)
-        policy=dict(sigma=0.11, map_channels=1280),
+        # image's objects are), as a Gaussian mixture over the cells whose
+        # most probable cell is the test-time location (chosen here: the
+        # centre of mass of a spread attention lies between objects), and
+        # the cells near the earlier steps' locations are damped
+        # (inhibition of return, chosen here: without it the five steps
+        # stay on one spot)
+        policy=dict(sigma=0.11, map_channels=1280, map_policy='mixture',
+                    inhibition=dict(weight=5., radius=0.25)),
         # REINFORCE against the same image's reward under l = mu (chosen
         # here; paper: a learned baseline), with minus the classification
         # loss as the reward (chosen here; paper: top-K recall, which is 1.0

@@ -32,6 +32,16 @@ model = dict(
         num_samples=4,  # paper: K = 4
         reward=dict(pos_reward=1., neg_penalty=0.1, empty_penalty=10.,
                     emit_cost=0.1),
+        # Eq. 10 read as -log of the best GT label (paper open), plus the
+        # image-level BCE on the category-wise max (chosen here: with Eq. 10
+        # alone the ten candidates were copies)
+        assignment='best_gt',
+        coverage_weight=10.,
+        # one reward for the sequence (paper); credit='per_glimpse' with
+        # baseline_mode='none' emits 2.5-3.5 glimpses at test instead of
+        # the fallback, but no better than a random choice of that size and
+        # 0.7 mAP lower on the mean of two seeds (README.md here)
+        credit='sequence',
         baseline_mode='learned',  # paper
         advantage_norm='meanstd',
         entropy_weight=0.01),

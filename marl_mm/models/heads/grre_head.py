@@ -75,7 +75,8 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   :meth:`EmissionReward.marginal`), and ``loss_pg = -mean sum_t D_t p_t``.
   With predictions held fixed this is the exact gradient of the expected
   reward, averaged over the sampled other decisions; it needs no baseline
-  (``baseline_mode='none'``). Why: with one reward for ten Bernoulli
+  (``baseline_mode='none'``) and ``advantage_norm`` does not apply (a
+  shift of ``D_t`` would act as a cost per emitted glimpse). Why: with one reward for ten Bernoulli
   decisions the indicator could not tell its glimpses apart (``p_t``
   spread 0.002 across an image's candidates on Lite0) and only the
   fallback glimpse was emitted at test.
