@@ -174,10 +174,10 @@ def _query_policy(query, inhibition=None, map_policy='mean'):
     return pol
 
 
-def _inhibited_mu_by_hand(query, fmap, visited, weight, radius):
-    """The formula with plain Python loops over the cells of one image:
-    logit_j = q . F_j / sqrt(C) - w sum_s exp(-|g_j - l_s|^2 / (2 r^2)),
-    mu = sum_j softmax(logit)_j g_j; ``fmap`` (C, H, W) nested lists."""
+def _mixture_weights_by_hand(query, fmap, visited=(), weight=0.,
+                             radius=1.):
+    """Plain-Python weights ``w_j`` and centres ``g_j`` of one image's
+    cells (``fmap`` (C, H, W) nested lists), with the inhibition term."""
     C, H, W = len(fmap), len(fmap[0]), len(fmap[0][0])
     logits, centres = [], []
     for i in range(H):
@@ -190,7 +190,17 @@ def _inhibited_mu_by_hand(query, fmap, visited, weight, radius):
             centres.append((gx, gy))
     top = max(logits)
     e = [math.exp(v - top) for v in logits]
-    return [sum(e[n] * centres[n][d] for n in range(len(e))) / sum(e)
+    return [v / sum(e) for v in e], centres
+
+
+def _inhibited_mu_by_hand(query, fmap, visited, weight, radius):
+    """mu = sum_j w_j g_j with the weights of
+    :func:`_mixture_weights_by_hand`: logit_j = q . F_j / sqrt(C) -
+    w sum_s exp(-|g_j - l_s|^2 / (2 r^2)); ``fmap`` (C, H, W) nested
+    lists."""
+    w, centres = _mixture_weights_by_hand(query, fmap, visited, weight,
+                                          radius)
+    return [sum(w[n] * centres[n][d] for n in range(len(w)))
             for d in range(2)]
 
 
@@ -286,25 +296,6 @@ def test_inhibition_needs_the_map_and_valid_options():
 
 
 # ------------------------------------------------ map_policy='mixture'
-def _mixture_weights_by_hand(query, fmap, visited=(), weight=0.,
-                             radius=1.):
-    """Plain-Python weights ``w_j`` and centres ``g_j`` of one image's
-    cells (``fmap`` (C, H, W) nested lists), with the inhibition term."""
-    C, H, W = len(fmap), len(fmap[0]), len(fmap[0][0])
-    logits, centres = [], []
-    for i in range(H):
-        for j in range(W):
-            gx, gy = (2 * j + 1) / W - 1, (2 * i + 1) / H - 1
-            dot = sum(query[c] * fmap[c][i][j] for c in range(C))
-            near = sum(math.exp(-((gx - lx) ** 2 + (gy - ly) ** 2) /
-                                (2 * radius ** 2)) for lx, ly in visited)
-            logits.append(dot / math.sqrt(C) - weight * near)
-            centres.append((gx, gy))
-    top = max(logits)
-    e = [math.exp(v - top) for v in logits]
-    return [v / sum(e) for v in e], centres
-
-
 def _mixture_log_prob_by_hand(action, w, centres, s):
     """``log sum_j w_j prod_d N(l_d; g_jd, s^2)`` with a loop over cells."""
     return math.log(sum(

@@ -433,6 +433,27 @@ def test_hook_switch_to_running_mean_replaces_the_learned_baseline():
                                (reward - 0.25).abs().mean())
 
 
+def _self_critical_by_hand(head, feats, labels, seed=5):
+    """``(losses, sampled glimpse run, greedy run, advantage)``: the head's
+    losses, then the same sample and the ``l = mu`` run redone here, with
+    the per-image advantage -BCE(sampled scores) + BCE(greedy scores)
+    written out (mean over classes)."""
+    torch.manual_seed(seed)
+    losses = head.loss((feats,), _samples(labels))
+    torch.manual_seed(seed)
+    out = head.glimpse((feats,), 'sample')
+    greedy = head.glimpse((feats,), 'mean')
+    y = torch.zeros(len(labels), head.num_classes)
+    for i, lab in enumerate(labels):
+        y[i, lab] = 1
+
+    def bce(s):
+        p = s.sigmoid()
+        return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
+
+    return losses, out, greedy, -bce(out['scores']) + bce(greedy['scores'])
+
+
 def test_self_critical_baseline_and_neg_loss_reward_by_hand():
     """baseline 'self_critical', reward 'neg_loss' (bce): the advantage of
     each image is -BCE(sampled scores) + BCE(scores of l = mu), computed
@@ -444,20 +465,7 @@ def test_self_critical_baseline_and_neg_loss_reward_by_hand():
     assert head.baseline is None
     feats = torch.randn(3, 2, 6, 6)
     labels = [[0], [], [1, 2]]
-    torch.manual_seed(5)
-    losses = head.loss((feats,), _samples(labels))
-    torch.manual_seed(5)
-    out = head.glimpse((feats,), 'sample')
-    greedy = head.glimpse((feats,), 'mean')['scores']
-    y = torch.zeros(3, 3)
-    for i, lab in enumerate(labels):
-        y[i, lab] = 1
-
-    def bce(s):  # per image, mean over classes, written out
-        p = s.sigmoid()
-        return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
-
-    adv = -bce(out['scores']) + bce(greedy)  # (B,)
+    losses, out, _, adv = _self_critical_by_hand(head, feats, labels)
     z = (out['actions'] - out['mu']) / 0.11
     logp = (-0.5 * z ** 2 - math.log(0.11)
             - 0.5 * math.log(2 * math.pi)).sum(-1)  # (B, T)
@@ -557,20 +565,7 @@ def test_self_critical_loss_with_inhibition_by_hand():
                  reward=dict(kind='neg_loss')).train()
     feats = torch.randn(3, 2, 6, 6)
     labels = [[0], [2], [1, 2]]
-    torch.manual_seed(5)
-    losses = head.loss((feats,), _samples(labels))
-    torch.manual_seed(5)
-    out = head.glimpse((feats,), 'sample')
-    greedy = head.glimpse((feats,), 'mean')
-    y = torch.zeros(3, 3)
-    for i, lab in enumerate(labels):
-        y[i, lab] = 1
-
-    def bce(s):
-        p = s.sigmoid()
-        return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
-
-    adv = -bce(out['scores']) + bce(greedy['scores'])  # (B,)
+    losses, out, _, adv = _self_critical_by_hand(head, feats, labels)
     z = (out['actions'] - out['mu']) / 0.11
     logp = (-0.5 * z ** 2 - math.log(0.11)
             - 0.5 * math.log(2 * math.pi)).sum(-1)  # (B, T)
@@ -688,21 +683,8 @@ def test_mixture_self_critical_neg_loss_by_hand():
                  reward=dict(kind='neg_loss')).train()
     feats = torch.randn(3, 2, 6, 6)
     labels = [[0], [2], [1, 2]]
-    torch.manual_seed(5)
-    losses = head.loss((feats,), _samples(labels))
+    losses, out, _, adv = _self_critical_by_hand(head, feats, labels)
     assert torch.isfinite(losses['loss_pg'])
-    torch.manual_seed(5)
-    out = head.glimpse((feats,), 'sample')
-    greedy = head.glimpse((feats,), 'mean')
-    y = torch.zeros(3, 3)
-    for i, lab in enumerate(labels):
-        y[i, lab] = 1
-
-    def bce(s):
-        p = s.sigmoid()
-        return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
-
-    adv = -bce(out['scores']) + bce(greedy['scores'])  # (B,)
     g = head.loc_net.cell_centres(6, 6)  # (HW, 2)
     d2 = (out['actions'][:, :, None] - g).pow(2).sum(-1)  # (B, T, HW)
     dens = torch.exp(-d2 / (2 * 0.11 ** 2)) / (2 * math.pi * 0.11 ** 2)
