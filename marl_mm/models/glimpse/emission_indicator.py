@@ -22,6 +22,15 @@ Choices where the paper is open (constructor options, defaults chosen here):
   REINFORCE trains only the indicator's FC and never reshapes the RHN
   features (paper: not said; ``False`` lets the policy gradient reach the
   RHN end to end).
+* ``score_dims=0`` (paper: the FC reads ``X_t`` only). With ``score_dims =
+  D`` the FC also reads the glimpse's own class log-probabilities ``log
+  P_t`` (``D`` values, detached) and their maximum: ``p_t = sigmoid(FC([X_t,
+  log P_t, max_c log P_t]))``. Why (chosen for the EfficientNet-Lite
+  configs): whether a glimpse is worth emitting is whether its prediction
+  is right, and a linear map of ``X_t`` cannot read how confident the
+  softmax on top of it is (docs/rarnn.md, 'Candidates that look at the
+  objects'). ``GRREHead`` passes the scores of Eq. 9 without the relation
+  term (which depends on the emission).
 """
 from typing import Optional, Union
 
@@ -44,6 +53,8 @@ class EmissionIndicator(BaseModule):
         weight_std: std of the FC's Gaussian weight init (default 0.01).
         bias_init: initial FC bias (default 0: ``p_t = 0.5``).
         detach_input: read ``X_t.detach()`` (default True).
+        score_dims: also read the glimpse's ``D`` class log-probabilities
+            and their maximum (module docstring); 0 (paper) for none.
         init_cfg: mmengine init config (overrides the two above if given).
     """
 
@@ -52,12 +63,18 @@ class EmissionIndicator(BaseModule):
                  weight_std: float = 0.01,
                  bias_init: float = 0.,
                  detach_input: bool = True,
+                 score_dims: int = 0,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if score_dims < 0:
+            raise ValueError('EmissionIndicator: score_dims must be >= 0, '
+                             f'got {score_dims}')
         self.weight_std = weight_std
         self.bias_init = bias_init
         self.detach_input = detach_input
-        self.fc = nn.Linear(in_channels, 1)
+        self.score_dims = score_dims
+        self.fc = nn.Linear(
+            in_channels + (score_dims + 1 if score_dims else 0), 1)
         self._reset()
 
     def _reset(self) -> None:
@@ -71,10 +88,25 @@ class EmissionIndicator(BaseModule):
         else:
             self._reset()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(..., T, D) -> (..., T)`` float32 logits of ``p_t``."""
+    def forward(self, x: torch.Tensor,
+                scores: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``(..., T, Dx) -> (..., T)`` float32 logits of ``p_t``.
+
+        ``scores``: ``(..., T, score_dims)`` the glimpses' class
+        log-probabilities, required with ``score_dims`` (always detached).
+        """
         if self.detach_input:
             x = x.detach()
+        if self.score_dims:
+            if scores is None or scores.shape[:-1] != x.shape[:-1] or \
+                    scores.shape[-1] != self.score_dims:
+                got = None if scores is None else tuple(scores.shape)
+                raise ValueError(
+                    f'EmissionIndicator: score_dims={self.score_dims} needs '
+                    "the glimpses' log-probabilities of shape "
+                    f'{tuple(x.shape[:-1]) + (self.score_dims, )}, got {got}')
+            scores = scores.detach().to(x.dtype)
+            x = torch.cat([x, scores, scores.amax(-1, keepdim=True)], -1)
         return float32_linear(self.fc, x).squeeze(-1)
 
     @staticmethod

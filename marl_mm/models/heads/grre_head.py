@@ -285,13 +285,23 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             logits = logits + self.w_op(o)  # (B*K, T, D)
         return logits.log_softmax(-1)
 
+    def _emission_logits(self, feats: GlimpseFeatures) -> torch.Tensor:
+        """``p_t``'s logits ``(B, T)``; an indicator with ``score_dims``
+        also reads Eq. 9's log-probabilities without the relation term."""
+        if not getattr(self.emission, 'score_dims', 0):
+            return self.emission(feats.x)
+        logits = self.w_xp(feats.x)  # (B, T, D)
+        if self.use_context:
+            logits = logits + self.w_cp(feats.c)
+        return self.emission(feats.x, logits.detach().log_softmax(-1))
+
     def _emit(self, feats: GlimpseFeatures
               ) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
         """Test-time emission: ``(logits or None, mask (B, T))``."""
         x = feats.x
         if not self.use_emission:
             return None, x.new_ones(x.shape[:2], dtype=torch.bool)
-        logits = self.emission(x)  # (B, T)
+        logits = self._emission_logits(feats)  # (B, T)
         return logits, EmissionIndicator.greedy(logits)
 
     @staticmethod
@@ -382,7 +392,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         y = multi_hot_targets(data_samples, self.num_classes, x.device,
                               type(self).__name__).repeat_interleave(k, 0)
         if self.use_emission:
-            logits = self.emission(x)  # (B, T)
+            logits = self._emission_logits(feats)  # (B, T)
             emitted = EmissionIndicator.sample(logits, k)  # (B*K, T)
         else:
             emitted = x.new_ones(x.shape[:2], dtype=torch.bool)  # (B, T)

@@ -45,8 +45,37 @@ Choices where the paper is open (constructor options):
   look at different channels and places; the guide still makes each
   step's attention depend on the image.
 
+* ``attention='spatial'`` (default ``'deconv'`` = paper, Eq. 2). Eq. 2's
+  attention is a ``C x S x S`` mask made from the guide vector alone, so
+  *where* it weights does not depend on what is where in this image; on
+  EfficientNet-Lite0 the channel-mean of every ``A_t`` was the same band
+  near the centre on every image (docs/rarnn.md, 'Candidates that look at
+  the objects'). The spatial option keeps the guide, the recurrence and
+  ``V_t = V_I * A_t`` but makes ``A_t`` a content attention over the
+  ``S x S`` cells, shared by the channels::
+
+      e_t(s) = <W_q l_{t-1}, W_k V_I(s)> / sqrt(key_dims)
+               - w * sum_{tau < t} a_tau(s) / max_s' a_tau(s')
+      a_t = softmax_s(e_t),   A_t(c, s) = S^2 a_t(s)   (mean 1, like Eq. 2's
+                                                         initial A_t ~ 1)
+
+  ``W_k`` a 1 x 1 convolution, ``W_q`` a linear map of the guide
+  (``key_dims`` wide). The second term is an inhibition of return as in
+  RARL's ``GaussianLocationPolicy(inhibition=...)``: cells the earlier
+  glimpses looked at are damped, with a learned weight ``w``
+  (``inhibition_weight``, stored as ``log w``; None: no term), because the
+  guide of Eq. 1 is close to ``1 - onehot(argmax X_{t-1})`` and alone lets
+  consecutive glimpses settle on one place.
+* ``glimpse_pool='attention'`` (default ``'fc'`` = paper, ``X_t =
+  ReLU(FC(V_t))`` over the flattened ``C x S x S``; only with
+  ``attention='spatial'``): ``X_t = ReLU(W sum_s a_t(s) V_I(s))``, one
+  ``C -> Dx`` linear map shared by the cells (``X_0`` reads the cells'
+  mean), so a glimpse's feature is what it looks at, wherever that is,
+  rather than a position-specific read-out learned from few images.
+
 The only Python loop is over the recurrent steps t; every step is batched.
 """
+import math
 from typing import Optional, Sequence, Union
 
 import torch
@@ -59,6 +88,8 @@ from mmpretrain.registry import MODELS
 from .glimpse_features import GlimpseFeatures
 
 INIT_GLIMPSES = ('image', 'zeros')
+ATTENTIONS = ('deconv', 'spatial')
+GLIMPSE_POOLS = ('fc', 'attention')
 
 
 def guide(x: torch.Tensor) -> torch.Tensor:
@@ -92,6 +123,11 @@ class RHN(BaseModule):
         attention_bias_init: initial deconvolution bias (1.0).
         step_bias_std: std of the per-step attention biases' init, ``None``
             for none (paper).
+        attention: 'deconv' (paper, Eq. 2) | 'spatial' (module docstring).
+        key_dims: width of the spatial attention's query and keys.
+        inhibition_weight: initial ``w`` of the spatial attention's
+            inhibition of return (learned), ``None`` for none.
+        glimpse_pool: 'fc' (paper) | 'attention' (with 'spatial' only).
         init_cfg: mmengine init config (overrides the two above if given).
     """
 
@@ -105,26 +141,61 @@ class RHN(BaseModule):
                  deconv_std: float = 0.01,
                  attention_bias_init: float = 1.,
                  step_bias_std: Optional[float] = None,
+                 attention: str = 'deconv',
+                 key_dims: int = 64,
+                 inhibition_weight: Optional[float] = None,
+                 glimpse_pool: str = 'fc',
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if init_glimpse not in INIT_GLIMPSES:
-            raise ValueError(f'RHN: init_glimpse must be one of '
-                             f'{INIT_GLIMPSES}, got {init_glimpse!r}')
-        if min(in_channels, feat_dims, spatial_size, num_glimpses) < 1:
+        for name, value, choices in (
+                ('init_glimpse', init_glimpse, INIT_GLIMPSES),
+                ('attention', attention, ATTENTIONS),
+                ('glimpse_pool', glimpse_pool, GLIMPSE_POOLS)):
+            if value not in choices:
+                raise ValueError(f'RHN: {name} must be one of {choices}, '
+                                 f'got {value!r}')
+        spatial = attention == 'spatial'
+        if not spatial and (glimpse_pool != 'fc' or
+                            inhibition_weight is not None):
             raise ValueError(
-                'RHN: in_channels, feat_dims, spatial_size and num_glimpses '
-                f'must be >= 1, got {in_channels}, {feat_dims}, '
-                f'{spatial_size}, {num_glimpses}')
+                "RHN: glimpse_pool='attention' and inhibition_weight need "
+                f"attention='spatial', got attention={attention!r}")
+        if spatial and step_bias_std is not None:
+            raise ValueError("RHN: step_bias_std is a bias of Eq. 2's "
+                             "deconvolution; attention='spatial' has none")
+        if inhibition_weight is not None and inhibition_weight <= 0:
+            raise ValueError('RHN: inhibition_weight must be > 0 or None, '
+                             f'got {inhibition_weight}')
+        if min(in_channels, feat_dims, spatial_size, num_glimpses,
+               key_dims) < 1:
+            raise ValueError(
+                'RHN: in_channels, feat_dims, spatial_size, num_glimpses and '
+                f'key_dims must be >= 1, got {in_channels}, {feat_dims}, '
+                f'{spatial_size}, {num_glimpses}, {key_dims}')
         self.in_channels = in_channels
         self.feat_dims = feat_dims
         self.spatial_size = spatial_size
         self.num_glimpses = num_glimpses
         self.init_glimpse = init_glimpse
         self.adaptive_pool = adaptive_pool
-        self.deconv = nn.ConvTranspose2d(feat_dims, in_channels,
-                                         kernel_size=spatial_size)
-        self.fc = nn.Linear(in_channels * spatial_size * spatial_size,
-                            feat_dims)
+        self.attention_mode = attention
+        self.glimpse_pool = glimpse_pool
+        self.key_dims = key_dims
+        self.deconv = None
+        self.query = self.key = self.log_inhibition_weight = None
+        if spatial:
+            self.query = nn.Linear(feat_dims, key_dims)
+            self.key = nn.Conv2d(in_channels, key_dims, 1)
+            if inhibition_weight is not None:
+                self.log_inhibition_weight = nn.Parameter(
+                    torch.tensor(math.log(inhibition_weight)))
+        else:
+            self.deconv = nn.ConvTranspose2d(feat_dims, in_channels,
+                                             kernel_size=spatial_size)
+        fc_in = in_channels if glimpse_pool == 'attention' else \
+            in_channels * spatial_size * spatial_size
+        self.fc = nn.Linear(fc_in, feat_dims)
+        self.inhibition_weight = inhibition_weight
         self.deconv_std = deconv_std
         self.attention_bias_init = attention_bias_init
         self.step_bias_std = step_bias_std
@@ -138,8 +209,13 @@ class RHN(BaseModule):
         self._reset()
 
     def _reset(self) -> None:
-        nn.init.normal_(self.deconv.weight, 0., self.deconv_std)
-        nn.init.constant_(self.deconv.bias, self.attention_bias_init)
+        if self.deconv is not None:
+            nn.init.normal_(self.deconv.weight, 0., self.deconv_std)
+            nn.init.constant_(self.deconv.bias, self.attention_bias_init)
+        if self.log_inhibition_weight is not None:
+            with torch.no_grad():
+                self.log_inhibition_weight.fill_(
+                    math.log(self.inhibition_weight))
         if self.step_bias is not None:
             nn.init.normal_(self.step_bias, 0., self.step_bias_std)
 
@@ -172,8 +248,32 @@ class RHN(BaseModule):
         return v
 
     def glimpse_feature(self, v: torch.Tensor) -> torch.Tensor:
-        """``X = ReLU(FC(V))``: ``(B, C, S, S) -> (B, Dx)``."""
+        """``X = ReLU(FC(V))``: ``(B, C, S, S) -> (B, Dx)``; with
+        ``glimpse_pool='attention'`` the FC reads the mean over the cells
+        (``V_t = V_I * S^2 a_t``, so that mean is ``sum_s a_t(s) V_I(s)``)."""
+        if self.glimpse_pool == 'attention':
+            return F.relu(self.fc(v.mean((-2, -1))))
         return F.relu(self.fc(v.flatten(1)))
+
+    def spatial_attention(self, x_prev: torch.Tensor, keys: torch.Tensor,
+                          visited: Optional[torch.Tensor] = None
+                          ) -> torch.Tensor:
+        """The ``attention='spatial'`` weights ``a_t`` (module docstring).
+
+        Args:
+            x_prev: ``(B, Dx)`` ``X_{t-1}``.
+            keys: ``(B, key_dims, S*S)`` ``W_k V_I``.
+            visited: ``(B, S*S)`` ``sum_{tau<t} a_tau / max a_tau`` or None.
+
+        Returns:
+            ``(B, S*S)`` ``a_t`` (each row sums to 1).
+        """
+        q = self.query(guide(x_prev))  # (B, key_dims)
+        logits = torch.einsum('bk,bks->bs', q, keys) / math.sqrt(
+            self.key_dims)  # (B, S*S)
+        if visited is not None and self.log_inhibition_weight is not None:
+            logits = logits - self.log_inhibition_weight.exp() * visited
+        return logits.softmax(-1)
 
     def attention(self, x_prev: torch.Tensor,
                   step: Optional[int] = None) -> torch.Tensor:
@@ -218,11 +318,34 @@ class RHN(BaseModule):
             x = self.glimpse_feature(v_img)  # (B, Dx): X_0
         else:
             x = v_img.new_zeros(v_img.shape[0], self.feat_dims)  # (B, Dx)
+        if self.attention_mode == 'spatial':
+            return self._forward_spatial(v_img, x)
         xs, vs, attns = [], [], []
         for t in range(self.num_glimpses):
             attn = self.attention(x, t)  # (B, C, S, S): A_t
             v = v_img * attn  # (B, C, S, S): V_t
             x = self.glimpse_feature(v)  # (B, Dx): X_t
+            xs.append(x)
+            vs.append(v)
+            attns.append(attn)
+        return GlimpseFeatures(x=torch.stack(xs, 1), v=torch.stack(vs, 1),
+                               a=torch.stack(attns, 1), c=None)
+
+    def _forward_spatial(self, v_img: torch.Tensor,
+                         x: torch.Tensor) -> GlimpseFeatures:
+        """The recurrence with ``attention='spatial'`` (``x``: ``X_0``)."""
+        b, c, size = v_img.shape[0], self.in_channels, self.spatial_size
+        keys = self.key(v_img).flatten(2)  # (B, key_dims, S*S)
+        visited = None
+        xs, vs, attns = [], [], []
+        for _ in range(self.num_glimpses):
+            a = self.spatial_attention(x, keys, visited)  # (B, S*S)
+            attn = (a * size * size).view(b, 1, size, size).expand(
+                b, c, size, size)  # (B, C, S, S): A_t, mean 1
+            v = v_img * attn  # (B, C, S, S): V_t
+            x = self.glimpse_feature(v)  # (B, Dx): X_t
+            peak = a / a.amax(-1, keepdim=True)  # (B, S*S), max 1
+            visited = peak if visited is None else visited + peak
             xs.append(x)
             vs.append(v)
             attns.append(attn)

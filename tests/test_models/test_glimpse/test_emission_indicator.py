@@ -1,6 +1,7 @@
 """Emission indicator (Li et al. 2018, Sec. 3.3)."""
 import math
 
+import pytest
 import torch
 
 import marl_mm  # noqa: F401
@@ -72,3 +73,27 @@ def test_float32_probabilities_under_bf16_autocast():
     torch.testing.assert_close(ent, -(p * p.log() + (1 - p) * (1 - p).log()),
                                atol=1e-6, rtol=0)
 
+
+
+def test_score_dims_reads_the_log_probabilities_and_their_max():
+    """p_t = sigmoid(FC([X_t, log P_t, max_c log P_t])), by hand; the
+    scores are always detached, and required."""
+    ind = EmissionIndicator(in_channels=2, score_dims=3, bias_init=0.25)
+    assert ind.fc.in_features == 2 + 3 + 1
+    w = torch.tensor([[1., -1., 0.5, 2., -3., 4.]])
+    with torch.no_grad():
+        ind.fc.weight.copy_(w)
+    x = torch.tensor([[[1., 2.]]])  # (1, 1, 2)
+    s = torch.tensor([[[-0.1, -2.5, -3.]]], requires_grad=True)
+    # 1 - 2 + 0.5 * -0.1 + 2 * -2.5 - 3 * -3 + 4 * -0.1 + 0.25
+    expected = 1 - 2 - 0.05 - 5 + 9 - 0.4 + 0.25
+    out = ind(x, s)
+    torch.testing.assert_close(out, torch.tensor([[expected]]))
+    out.sum().backward()
+    assert s.grad is None
+    with pytest.raises(ValueError, match=r'score_dims=3 needs .*\(1, 1, 3\)'):
+        ind(x)
+    with pytest.raises(ValueError, match='got \\(1, 1, 2\\)'):
+        ind(x, s[..., :2])
+    with pytest.raises(ValueError, match='score_dims must be >= 0'):
+        EmissionIndicator(score_dims=-1)

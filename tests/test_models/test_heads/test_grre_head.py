@@ -452,3 +452,31 @@ def test_loss_under_bf16_autocast_keeps_policy_terms_float32():
     for name in ('loss_cls', 'loss_pg', 'loss_value', 'reward'):
         assert losses[name].dtype == torch.float32, name
         assert torch.isfinite(losses[name]), name
+
+
+def test_emission_reading_the_glimpse_scores():
+    """emission.score_dims: the indicator reads log softmax(W_xp X + W_cp C)
+    of each glimpse (Eq. 9 without the relation term), in training and at
+    test."""
+    head = _head(emission=dict(score_dims=3))
+    feats = _feats(b=2)
+    log_p = torch.log_softmax(head.w_xp(feats.x) + head.w_cp(feats.c), -1)
+    inp = torch.cat([feats.x, log_p, log_p.amax(-1, keepdim=True)], -1)
+    expected = inp @ head.emission.fc.weight[0] + head.emission.fc.bias
+    out = head.predict(feats)
+    for b, ds in enumerate(out):
+        torch.testing.assert_close(ds.emission_prob, expected[b].sigmoid())
+    top = log_p.amax(-1).detach()  # (B, T)
+    cut = top.flatten().sort().values[3:5].mean()  # 4 of the 8 glimpses above
+    with torch.no_grad():  # emit where the top class is confident
+        head.emission.fc.weight.zero_()
+        head.emission.fc.weight[0, -1] = 1e3
+        head.emission.fc.bias.fill_(-1e3 * cut)  # p > 0.5 iff max log P > cut
+    torch.manual_seed(0)
+    losses = head.loss(feats, _samples([[0], [1, 2]]))
+    assert torch.isfinite(losses['loss_pg'])
+    out = head.predict(feats)
+    confident = top > cut
+    assert confident.sum() == 4 and confident.any(-1).all()
+    for b, ds in enumerate(out):
+        assert ds.emission_mask.tolist() == confident[b].tolist()

@@ -129,3 +129,122 @@ def test_rhn_builds_from_registry():
     rhn = MODELS.build(dict(type='RHN', num_glimpses=4))
     out = rhn((torch.rand(2, 512, 7, 7), ))
     assert out.x.shape == (2, 4, 512) and out.a.shape == (2, 4, 512, 7, 7)
+
+
+def _spatial_by_hand(rhn, v_img, pool):
+    """attention='spatial' written out step by step (module docstring)."""
+    b, c, s, _ = v_img.shape
+    flat = v_img.flatten(2)  # (B, C, S*S)
+    keys = torch.einsum('kc,bcs->bks', rhn.key.weight[:, :, 0, 0],
+                        flat) + rhn.key.bias[None, :, None]
+    w_inh = rhn.log_inhibition_weight.exp() \
+        if rhn.log_inhibition_weight is not None else 0.
+
+    def feature(v):
+        inp = v.flatten(2).mean(-1) if pool == 'attention' else v.flatten(1)
+        return torch.relu(inp @ rhn.fc.weight.T + rhn.fc.bias)
+
+    x = feature(v_img)  # X_0
+    visited = torch.zeros(b, s * s)
+    steps = []
+    for _ in range(rhn.num_glimpses):
+        q = _naive_guide(x).float() @ rhn.query.weight.T + rhn.query.bias
+        e = (q[:, :, None] * keys).sum(1) / math.sqrt(rhn.key_dims)
+        e = e - w_inh * visited
+        a = e.exp() / e.exp().sum(-1, keepdim=True)  # softmax over cells
+        big_a = (s * s * a).view(b, 1, s, s).expand(b, c, s, s)
+        v = v_img * big_a
+        x = feature(v)
+        if pool == 'attention':  # the same as sum_s a(s) V_I(s)
+            torch.testing.assert_close(
+                x, torch.relu((flat * a[:, None]).sum(-1) @ rhn.fc.weight.T
+                              + rhn.fc.bias))
+        visited = visited + a / a.max(-1, keepdim=True).values
+        steps.append((a, big_a, v, x))
+    return steps
+
+
+@pytest.mark.parametrize('pool', ['fc', 'attention'])
+def test_spatial_attention_matches_direct_computation(pool):
+    torch.manual_seed(0)
+    rhn = RHN(in_channels=6, feat_dims=5, spatial_size=3, num_glimpses=4,
+              attention='spatial', key_dims=4, inhibition_weight=2.,
+              glimpse_pool=pool)
+    rhn.init_weights()
+    assert rhn.deconv is None
+    torch.testing.assert_close(rhn.log_inhibition_weight.exp().detach(),
+                               torch.tensor(2.))
+    with torch.no_grad():  # a sharper attention than the default init's
+        rhn.key.weight.mul_(4.)
+    v_img = torch.rand(2, 6, 3, 3) * 2
+    out = rhn(v_img)
+    for t, (a, big_a, v, x) in enumerate(_spatial_by_hand(rhn, v_img, pool)):
+        torch.testing.assert_close(out.a[:, t], big_a)
+        torch.testing.assert_close(out.v[:, t], v)
+        torch.testing.assert_close(out.x[:, t], x)
+        # A_t has mean 1 over the cells and is shared by the channels
+        torch.testing.assert_close(out.a[:, t].mean((-2, -1)),
+                                   torch.ones(2, 6))
+    out.x.sum().backward()
+    for name, p in rhn.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_spatial_attention_follows_the_content():
+    """With the cell-shared read-out the spatial attention is equivariant to
+    moving the content: the attention of a flipped map is the flipped
+    attention, and the glimpse features are the same."""
+    torch.manual_seed(1)
+    rhn = RHN(in_channels=5, feat_dims=4, spatial_size=4, num_glimpses=3,
+              attention='spatial', key_dims=3, inhibition_weight=1.,
+              glimpse_pool='attention')
+    with torch.no_grad():
+        rhn.key.weight.mul_(5.)
+    v_img = torch.rand(1, 5, 4, 4)
+    out = rhn(v_img)
+    flipped = rhn(v_img.flip(-1))
+    torch.testing.assert_close(flipped.a, out.a.flip(-1))
+    torch.testing.assert_close(flipped.x, out.x)
+    # and the attention is not uniform: it depends on what is where
+    assert out.a[0, 0, 0].std() > 0.05
+
+
+def test_spatial_attention_inhibition_damps_visited_cells():
+    """A key that makes one cell win by a margin: without inhibition every
+    step looks there; with a large weight the second step looks elsewhere."""
+    torch.manual_seed(0)
+    v_img = torch.zeros(1, 2, 2, 2)
+    v_img[0, 0, 0, 0] = 1.  # channel 0 only at cell (0, 0)
+    kw = dict(in_channels=2, feat_dims=3, spatial_size=2, num_glimpses=2,
+              attention='spatial', key_dims=1, glimpse_pool='attention')
+    plain = RHN(**kw)
+    damped = RHN(inhibition_weight=50., **kw)
+    for rhn in (plain, damped):
+        with torch.no_grad():
+            rhn.key.weight.zero_()
+            rhn.key.weight[0, 0] = 20.  # key = 20 * channel 0
+            rhn.key.bias.zero_()
+            rhn.query.weight.zero_()
+            rhn.query.bias.fill_(1.)  # q = 1 whatever the guide
+    a_plain = plain(v_img).a[0, :, 0].flatten(1)  # (T, S*S)
+    a_damped = damped(v_img).a[0, :, 0].flatten(1)
+    assert a_plain[:, 0].min() > 3.9  # of 4 (= S^2): both steps at (0, 0)
+    assert a_damped[0, 0] > 3.9 and a_damped[1, 0] < 0.1
+
+
+def test_spatial_attention_option_checks():
+    with pytest.raises(ValueError, match="attention must be one of"):
+        RHN(attention='dot')
+    with pytest.raises(ValueError, match="glimpse_pool must be one of"):
+        RHN(attention='spatial', glimpse_pool='max')
+    with pytest.raises(ValueError, match="need attention='spatial'"):
+        RHN(glimpse_pool='attention')
+    with pytest.raises(ValueError, match="need attention='spatial'"):
+        RHN(inhibition_weight=1.)
+    with pytest.raises(ValueError, match="attention='spatial' has none"):
+        RHN(attention='spatial', step_bias_std=0.1)
+    with pytest.raises(ValueError, match='inhibition_weight must be > 0'):
+        RHN(attention='spatial', inhibition_weight=0.)
+    # the paper's RHN has no spatial-attention parameters
+    names = set(RHN(in_channels=4, feat_dims=3, spatial_size=2).state_dict())
+    assert names == {'deconv.weight', 'deconv.bias', 'fc.weight', 'fc.bias'}
