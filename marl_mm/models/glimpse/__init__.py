@@ -1,6 +1,7 @@
 """Glimpse building blocks: anchors and feature-map crops, location policy,
 rewards and baselines (RARL), plus the policy-head contract shared with the
 PolicyGradientHook."""
+from .coverage_reward import CoverageReward
 from .emission_indicator import EmissionIndicator
 from .emission_reward import EmissionReward
 from .gaussian_location_policy import GaussianLocationPolicy
@@ -13,7 +14,7 @@ from .reward_baseline import RewardBaseline
 from .top_k_recall_reward import TopKRecallReward
 
 __all__ = [
-    'EmissionIndicator', 'EmissionReward', 'GRRE', 'GRREPlainRNN',
+    'CoverageReward', 'EmissionIndicator', 'EmissionReward', 'GRRE', 'GRREPlainRNN',
     'GaussianLocationPolicy', 'GlimpseAnchors', 'PolicyHeadMixin',
     'RegionCropper', 'RewardBaseline', 'TopKRecallReward',
 ]

@@ -80,6 +80,13 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   decisions the indicator could not tell its glimpses apart (``p_t``
   spread 0.002 across an image's candidates on Lite0) and only the
   fallback glimpse was emitted at test.
+* ``reward_type`` (default 'eq6' = paper): 'coverage' replaces Eq. 6 by
+  :class:`CoverageReward`, minus the binary cross-entropy of the
+  category-wise max over the emitted glimpses (the test-time score), so
+  that with ``credit='per_glimpse'`` each glimpse is credited with how
+  much it improves that score: copies of one label no longer earn the
+  same, the one that sets the maximum earns its margin (chosen for the
+  EfficientNet-Lite configs; measurements in docs/rarnn.md).
 * ``coverage_weight`` (default 0 = paper): weight of an extra image-level
   loss ``loss_cover``, the binary cross-entropy between the category-wise
   max of ``P_i`` over the emitted glimpses (the test-time image score) and
@@ -106,6 +113,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..glimpse.coverage_reward import CoverageReward
 from ..glimpse.emission_indicator import EmissionIndicator
 from ..glimpse.emission_reward import EmissionReward
 from ..glimpse.grre import GRRE
@@ -119,6 +127,7 @@ ASSIGNMENTS = ('soft', 'best_gt')
 RELATIONS = ('grre', 'rnn', 'none')
 BASELINE_MODES = ('learned', 'leave_one_out', 'running_mean', 'none')
 CREDITS = ('sequence', 'per_glimpse')
+REWARD_TYPES = ('eq6', 'coverage')
 
 
 @MODELS.register_module()
@@ -148,6 +157,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         coverage_weight: weight of the image-level loss on the
             category-wise max (0 = paper: none).
         credit: 'sequence' (paper) | 'per_glimpse' (module docstring).
+        reward_type: 'eq6' (paper, :class:`EmissionReward`) | 'coverage'
+            (:class:`CoverageReward`); ``reward`` holds its arguments.
         init_cfg: mmengine init config.
     """
 
@@ -174,6 +185,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                  lambda_value: float = 1.,
                  coverage_weight: float = 0.,
                  credit: str = 'sequence',
+                 reward_type: str = 'eq6',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -181,7 +193,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                 ('relation', relation, RELATIONS),
                 ('baseline_mode', baseline_mode, BASELINE_MODES),
                 ('advantage_norm', advantage_norm, ADVANTAGE_NORMS),
-                ('credit', credit, CREDITS)):
+                ('credit', credit, CREDITS),
+                ('reward_type', reward_type, REWARD_TYPES)):
             if value not in choices:
                 raise ValueError(f'GRREHead: {name} must be one of {choices}, '
                                  f'got {value!r}')
@@ -219,7 +232,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         self.lambda_value = lambda_value
         self.coverage_weight = coverage_weight
         self.credit = credit
-        self.reward_fn = EmissionReward(**(reward or {}))
+        self.reward_type = reward_type
+        self.reward_fn = (EmissionReward if reward_type == 'eq6' else
+                          CoverageReward)(**(reward or {}))
         # the warm-up counter of checkpoints written before the warm-up
         # moved to PolicyGradientHook (a buffer)
         self._ignore_legacy_state('train_iters')

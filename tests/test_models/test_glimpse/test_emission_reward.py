@@ -1,8 +1,10 @@
-"""Eq. 6 of Li et al. 2018 on hand-made cases."""
+"""Eq. 6 of Li et al. 2018 (and the coverage reward) on hand-made cases."""
+import math
+
 import pytest
 import torch
 
-from marl_mm.models.glimpse import EmissionReward
+from marl_mm.models.glimpse import CoverageReward, EmissionReward
 
 
 def _scores(labels, d=5):
@@ -75,3 +77,49 @@ def test_marginal_reward_of_each_decision_by_hand():
                           torch.tensor([[1, 0, 1, 0], [0, 1, 0, 0]]).bool(),
                           gt.expand(2, -1))
     torch.testing.assert_close(two[0], got[0])
+
+
+def _bce_by_hand(p, y):
+    return -sum(math.log(pc) if yc else math.log(1 - pc)
+                for pc, yc in zip(p, y)) / len(y)
+
+
+def test_coverage_reward_and_its_per_glimpse_credit_by_hand():
+    """R = -BCE(category-wise max over the emitted glimpses) - emit_cost *
+    N_e, mean over classes; marginal = R(e_t = 1) - R(e_t = 0)."""
+    P = torch.tensor([[[0.7, 0.2, 0.1],    # label 0
+                       [0.6, 0.3, 0.1],    # a weaker copy of it
+                       [0.1, 0.1, 0.8]]])  # a wrong label
+    y = torch.tensor([[1., 1., 0.]])
+    fn = CoverageReward(emit_cost=0.05)
+    emitted = torch.tensor([[True, True, False]])
+    r = fn(P.log(), emitted, y)
+    expected = -_bce_by_hand([0.7, 0.3, 0.1], [1, 1, 0]) - 2 * 0.05
+    torch.testing.assert_close(r, torch.tensor([expected]))
+    d = fn.marginal(P.log(), emitted, y)[0]
+    # glimpse 0 sets the max of class 0 (0.7 against its copy's 0.6)
+    d0 = (-_bce_by_hand([0.7, 0.3, 0.1], [1, 1, 0])
+          + _bce_by_hand([0.6, 0.3, 0.1], [1, 1, 0]) - 0.05)
+    # glimpse 1 sets class 1 (0.3 against 0.2); class 0 unchanged
+    d1 = (-_bce_by_hand([0.7, 0.3, 0.1], [1, 1, 0])
+          + _bce_by_hand([0.7, 0.2, 0.1], [1, 1, 0]) - 0.05)
+    # glimpse 2 (not emitted) would raise the wrong class 2 to 0.8
+    d2 = (-_bce_by_hand([0.7, 0.3, 0.8], [1, 1, 0])
+          + _bce_by_hand([0.7, 0.3, 0.1], [1, 1, 0]) - 0.05)
+    torch.testing.assert_close(d, torch.tensor([d0, d1, d2]))
+    assert d0 > 0 and d1 > 0 and d2 < 0
+    # an exact copy that sets no maximum earns nothing but its cost
+    P2 = torch.cat([P[:, :1], P[:, :1]], 1)  # (1, 2, 3)
+    both = torch.ones(1, 2, dtype=torch.bool)
+    torch.testing.assert_close(
+        CoverageReward().marginal(P2.log(), both, y),
+        torch.zeros(1, 2))
+    # the empty set reads every class at the floor
+    none = torch.zeros(1, 3, dtype=torch.bool)
+    torch.testing.assert_close(
+        CoverageReward(floor=1e-2)(P.log(), none, y),
+        torch.tensor([-_bce_by_hand([1e-2, 1e-2, 1e-2], [1, 1, 0])]))
+    with pytest.raises(ValueError, match='floor must be in'):
+        CoverageReward(floor=0.)
+    with pytest.raises(ValueError, match='CoverageReward: expected'):
+        fn(P.log(), emitted[:, :2], y)

@@ -480,3 +480,58 @@ def test_emission_reading_the_glimpse_scores():
     assert confident.sum() == 4 and confident.any(-1).all()
     for b, ds in enumerate(out):
         assert ds.emission_mask.tolist() == confident[b].tolist()
+
+
+def test_per_glimpse_credit_with_the_coverage_reward_is_exact():
+    """reward_type='coverage' with credit='per_glimpse': averaged over the
+    enumerated emission samples, the gradient of loss_pg is minus the
+    gradient of the expected reward -BCE(category-wise max of P over the
+    emitted glimpses) - emit_cost N_e, that reward written out by hand over
+    all 2^T sequences."""
+    head = _head(num_classes=3, in_channels=3, relation='none',
+                 use_context=False, credit='per_glimpse',
+                 baseline_mode='none', entropy_weight=0., num_samples=1,
+                 reward_type='coverage', reward=dict(emit_cost=0.02))
+    assert type(head.reward_fn).__name__ == 'CoverageReward'
+    with torch.no_grad():
+        head.w_xp.weight.copy_(torch.eye(3))
+        head.w_xp.bias.zero_()
+        head.emission.fc.weight.copy_(torch.tensor([[1., -2., .5]]))
+        head.emission.fc.bias.fill_(.3)
+    x = torch.tensor([[[2., 0., 0.], [1.5, 1., 0.], [0., 0., 3.]]])
+    feats = GlimpseFeatures(x=x, v=None, a=None, c=None)
+    samples = _samples([[0, 1]])
+    y = [1., 1., 0.]
+    P = torch.softmax(x[0], -1).tolist()  # (T, D) by the identity W_xp
+    w = head.emission.fc.weight
+
+    def reward(e):
+        s = [max([P[t][c] for t in range(3) if e[t]], default=1e-4)
+             for c in range(3)]
+        bce = -sum(math.log(s[c]) if y[c] else math.log(1 - s[c])
+                   for c in range(3)) / 3
+        return -bce - 0.02 * sum(e)
+
+    def expected_reward():
+        p = head.emission(x)[0].sigmoid()
+        return sum(torch.prod(torch.stack(
+            [p[t] if e[t] else 1 - p[t] for t in range(3)])) * reward(e)
+            for e in itertools.product([0, 1], repeat=3))
+
+    exact, = torch.autograd.grad(expected_reward(), w)
+    p = head.emission(x)[0].sigmoid().detach()
+    surrogate = torch.zeros_like(w)
+    for e in itertools.product([0, 1], repeat=3):
+        prob = float(torch.prod(torch.tensor(
+            [p[t] if e[t] else 1 - p[t] for t in range(3)])))
+        with mock.patch.object(EmissionIndicator, 'sample',
+                               return_value=torch.tensor([e]).bool()):
+            losses = head.loss(feats, samples)
+        if e == (1, 0, 1):
+            assert losses['reward'].item() == pytest.approx(reward(e),
+                                                            rel=1e-5)
+        g, = torch.autograd.grad(losses['loss_pg'], w)
+        surrogate += prob * g
+    torch.testing.assert_close(surrogate, -exact)
+    with pytest.raises(ValueError, match='reward_type must be one of'):
+        _head(reward_type='recall')
