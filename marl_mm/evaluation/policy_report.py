@@ -57,6 +57,11 @@ Columns (what each figure means):
   and ``attn_on_object`` of a uniform attention come to (the chance level).
   Box figures are over the images with at least one non-difficult box;
   their geometry: :mod:`marl_mm.evaluation.object_boxes`;
+* ``attn_spread``: RARNN (``'all'`` row), standard deviation over images of
+  each candidate's attention centre of mass (``A_t`` averaged over
+  channels, cell centres in ``[-1, 1]``), mean over candidates and x / y:
+  0 when candidate ``t`` looks at the same place on every image (verdict
+  ``COLLAPSE attention`` below ``LOC_SPREAD_MIN``, as RARL's locations);
 * ``emission_rate``: RARNN, share of the T candidate glimpses emitted;
   ``num_emitted`` the mean count per image, ``emit_all`` the share of
   images that emit every candidate;
@@ -217,6 +222,8 @@ def rarnn_policy_outputs(head, feats, y: torch.Tensor,
     # the candidates themselves (every glimpse emitted)
     out['all'].update(emission_prob=logits.sigmoid(),
                       labels=log_ps['all'].argmax(-1))  # (B, T)
+    if feats.a is not None:
+        out['all']['attn_centres'] = attention_centres(feats.a)
     if objects is not None:
         if feats.a is None:
             raise ValueError('rarnn_policy_outputs: objects need the RHN '
@@ -233,6 +240,29 @@ def rarnn_policy_outputs(head, feats, y: torch.Tensor,
                 box_share=cover.mean((-2, -1)),
                 has_boxes=_has_boxes(box_valid))
     return out
+
+
+def attention_centres(attention: torch.Tensor) -> torch.Tensor:
+    """Centre of mass of each glimpse's attention, channels averaged.
+
+    Args:
+        attention: ``(B, T, C, S, S)`` (RHN's ``A_t``).
+
+    Returns:
+        ``(B, T, 2)`` ``(x, y)`` in ``[-1, 1]`` (cell centres at
+        ``-1 + (2i + 1) / S``; a glimpse with no mass at ``(0, 0)``).
+    """
+    m = attention.float().mean(2)  # (B, T, S, S)
+    size = m.shape[-1]
+    coords = (torch.arange(size, dtype=m.dtype, device=m.device) * 2 + 1
+              ) / size - 1  # (S,)
+    total = m.sum((-2, -1))  # (B, T)
+    safe = total.clamp(min=1e-30)
+    cx = (m.sum(-2) * coords).sum(-1) / safe  # (B, T): over columns
+    cy = (m.sum(-1) * coords).sum(-1) / safe  # (B, T): over rows
+    centres = torch.stack([cx, cy], -1)  # (B, T, 2)
+    return torch.where((total > 0)[..., None], centres,
+                       torch.zeros_like(centres))
 
 
 def summarise(outputs: Dict[str, Dict[str, torch.Tensor]],
@@ -266,6 +296,10 @@ def summarise(outputs: Dict[str, Dict[str, torch.Tensor]],
                 loc_mean_x=float(loc[..., 0].mean()),
                 loc_mean_y=float(loc[..., 1].mean()),
                 near_border=float((loc.abs() > 0.9).any(-1).float().mean()))
+        if 'attn_centres' in o:
+            c = o['attn_centres'].float()  # (N, T, 2)
+            row['attn_spread'] = (float(c.std(0).mean()) if len(c) > 1
+                                  else 0.)
         if 'emitted' in o:
             e = o['emitted'].float()  # (N, T)
             row.update(emission_rate=float(e.mean()),
@@ -361,6 +395,14 @@ def verdicts(report: Dict[str, dict]) -> List[str]:
             lines.append(f'OK emission: emission_rate {v:.3f}: the indicator '
                          'emits some candidates and drops others')
     all_row = report.get('all', {})
+    if 'attn_spread' in all_row:
+        v = all_row['attn_spread']
+        lines.append(
+            f'COLLAPSE attention: attn_spread {v:.3f} < {LOC_SPREAD_MIN}: '
+            'each candidate looks at the same place on every image'
+            if v < LOC_SPREAD_MIN else
+            f'OK attention: attn_spread {v:.3f} >= {LOC_SPREAD_MIN}: where '
+            'a candidate looks differs between images')
     if 'one_label' in all_row:
         name = 'one_label_multi'
         v = all_row.get(name, float('nan'))

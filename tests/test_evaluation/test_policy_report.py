@@ -595,3 +595,39 @@ def test_rarl_report_with_the_mixture_policy():
         torch.testing.assert_close(head.glimpse(feats, 'mean')['locations'],
                                    learned)
     assert not head.loc_net._forward_hooks
+
+
+def test_rarnn_attention_spread_by_hand():
+    """attn_spread: each candidate's attention centre of mass (channels
+    averaged), std over images, mean over candidates and x / y; one place
+    for every image gives 0 and a COLLAPSE verdict."""
+    head = _rarnn_head_emitting_where_x0_above_half()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 2, 6, generator=g)
+    a = torch.zeros(3, 2, 4, 2, 2)  # (B, T, C, S, S), cells at -0.5, 0.5
+    a[0, :, :, 0, 0] = 1.  # image 0: both candidates at (x, y) = (-.5, -.5)
+    a[1, 0, :, 0, 1] = 2.  # image 1: candidate 0 at (.5, -.5),
+    a[1, 1, :, 1, :] = 1.  # candidate 1 on the bottom row, (0, .5)
+    a[2, 0, :2, 1, 1] = 1.  # image 2: candidate 0 at (.5, .5) (2 channels)
+    # image 2, candidate 1: no mass -> (0, 0)
+    feats = GlimpseFeatures(x=x, v=None, a=a,
+                            c=torch.rand(3, 2, 6, generator=g))
+    y = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1]]).float()
+    out = rarnn_policy_outputs(head, feats, y)
+    centres = torch.tensor([[[-.5, -.5], [-.5, -.5]],
+                            [[.5, -.5], [0., .5]],
+                            [[.5, .5], [0., 0.]]])
+    torch.testing.assert_close(out['all']['attn_centres'], centres)
+    report = summarise(out, y.numpy().astype(int))
+    expected = np.mean([np.std(centres[:, t, k].numpy(), ddof=1)
+                        for t in range(2) for k in range(2)])
+    assert report['all']['attn_spread'] == pytest.approx(expected)
+    assert 'attn_spread' not in report['learned']
+    assert any(v.startswith('OK attention: attn_spread')
+               for v in verdicts(report))
+    same = feats._replace(a=a[:1].expand(3, -1, -1, -1, -1))
+    report = summarise(rarnn_policy_outputs(head, same, y),
+                       y.numpy().astype(int))
+    assert report['all']['attn_spread'] == 0
+    assert any(v.startswith('COLLAPSE attention: attn_spread 0.000')
+               for v in verdicts(report))

@@ -191,6 +191,9 @@ COLUMN_HELP = dict(
     'candidates (0: the indicator cannot tell them apart)',
     on_object='share of the locations inside a GT box (chance: box_share)',
     region_iou='best IoU of a step\'s regions with a GT box, mean over steps',
+    attn_spread='std over images of each candidate\'s attention centre '
+    '(channels averaged), mean over candidates and x / y (the same place '
+    'on every image: 0)',
     attn_on_object='share of the RHN attention mass (emitted glimpses) on '
     'the GT boxes (uniform attention: box_share)',
     box_share='area share of the GT boxes\' union (images with boxes)')
@@ -203,7 +206,7 @@ def format_report(report: dict) -> str:
                        'loc_mean_y', 'near_border', 'emission_rate',
                        'num_emitted', 'emit_all', 'one_label',
                        'one_label_multi', 'gt_one_label',
-                       'p_spread', 'on_object', 'region_iou',
+                       'p_spread', 'attn_spread', 'on_object', 'region_iou',
                        'attn_on_object', 'box_share'].index)
     width = {c: max(14, len(c) + 2) for c in cols}  # a space between
     lines = ['policy    ' + ''.join(f'{c:>{width[c]}}' for c in cols)]
