@@ -128,6 +128,7 @@ RELATIONS = ('grre', 'rnn', 'none')
 BASELINE_MODES = ('learned', 'leave_one_out', 'running_mean', 'none')
 CREDITS = ('sequence', 'per_glimpse')
 REWARD_TYPES = ('eq6', 'coverage')
+TEST_EMISSIONS = ('policy', 'all')
 
 
 @MODELS.register_module()
@@ -159,6 +160,11 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         credit: 'sequence' (paper) | 'per_glimpse' (module docstring).
         reward_type: 'eq6' (paper, :class:`EmissionReward`) | 'coverage'
             (:class:`CoverageReward`); ``reward`` holds its arguments.
+        test_emission: 'policy' (default: ``[p_t > 0.5]``, at least the
+            argmax) | 'all' (predict with every candidate, the indicator
+            kept: a trained model's "w/o EI at test" control, set from
+            the command line with ``--cfg-options
+            model.head.test_emission=all``).
         init_cfg: mmengine init config.
     """
 
@@ -186,6 +192,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                  coverage_weight: float = 0.,
                  credit: str = 'sequence',
                  reward_type: str = 'eq6',
+                 test_emission: str = 'policy',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -194,7 +201,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                 ('baseline_mode', baseline_mode, BASELINE_MODES),
                 ('advantage_norm', advantage_norm, ADVANTAGE_NORMS),
                 ('credit', credit, CREDITS),
-                ('reward_type', reward_type, REWARD_TYPES)):
+                ('reward_type', reward_type, REWARD_TYPES),
+                ('test_emission', test_emission, TEST_EMISSIONS)):
             if value not in choices:
                 raise ValueError(f'GRREHead: {name} must be one of {choices}, '
                                  f'got {value!r}')
@@ -233,6 +241,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         self.coverage_weight = coverage_weight
         self.credit = credit
         self.reward_type = reward_type
+        self.test_emission = test_emission
         self.reward_fn = (EmissionReward if reward_type == 'eq6' else
                           CoverageReward)(**(reward or {}))
         # the warm-up counter of checkpoints written before the warm-up
@@ -317,6 +326,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         if not self.use_emission:
             return None, x.new_ones(x.shape[:2], dtype=torch.bool)
         logits = self._emission_logits(feats)  # (B, T)
+        if self.test_emission == 'all':
+            return logits, x.new_ones(x.shape[:2], dtype=torch.bool)
         return logits, EmissionIndicator.greedy(logits)
 
     @staticmethod

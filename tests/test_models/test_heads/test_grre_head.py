@@ -535,3 +535,20 @@ def test_per_glimpse_credit_with_the_coverage_reward_is_exact():
     torch.testing.assert_close(surrogate, -exact)
     with pytest.raises(ValueError, match='reward_type must be one of'):
         _head(reward_type='recall')
+
+
+def test_test_emission_all_predicts_with_every_candidate():
+    """test_emission='all': the same weights, every candidate in the
+    category-wise max (the emission probabilities still reported)."""
+    head = _head()
+    feats = _feats(b=2)
+    policy = head.predict(feats)
+    head.test_emission = 'all'
+    every = head.predict(feats)
+    for ds_p, ds_a in zip(policy, every):
+        assert ds_a.emission_mask.all()
+        torch.testing.assert_close(ds_a.emission_prob, ds_p.emission_prob)
+        torch.testing.assert_close(ds_a.pred_score,
+                                   ds_a.glimpse_scores.max(0).values)
+    with pytest.raises(ValueError, match='test_emission must be one of'):
+        _head(test_emission='none')
