@@ -11,8 +11,8 @@ max over the emitted glimpses, the same score as ``GRREHead``'s
 ``loss_cover``). An empty set scores 0 for every class, read with the floor
 ``log(floor)`` (default 1e-4: a missed label costs ``-log 1e-4 / D``).
 
-Why (chosen for the EfficientNet-Lite configs; docs/rarnn.md, 'Candidates
-that look at the objects'): Eq. 6 counts each image's distinct argmax
+Why (an option, measured on EfficientNet-Lite0 and not shipped:
+docs/rarnn.md, 'Candidates that look at the objects'): Eq. 6 counts each image's distinct argmax
 labels, so two glimpses that predict the same right label are worth the
 same, and a per-glimpse credit (:meth:`EmissionReward.marginal`) gives them
 the same value. Independent Bernoulli decisions can then only learn how

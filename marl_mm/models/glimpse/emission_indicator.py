@@ -25,8 +25,8 @@ Choices where the paper is open (constructor options, defaults chosen here):
 * ``score_dims=0`` (paper: the FC reads ``X_t`` only). With ``score_dims =
   D`` the FC also reads the glimpse's own class log-probabilities ``log
   P_t`` (``D`` values, detached) and their maximum: ``p_t = sigmoid(FC([X_t,
-  log P_t, max_c log P_t]))``. Why (chosen for the EfficientNet-Lite
-  configs): whether a glimpse is worth emitting is whether its prediction
+  log P_t, max_c log P_t]))``. Why (an option, measured
+  on EfficientNet-Lite0 and not shipped): whether a glimpse is worth emitting is whether its prediction
   is right, and a linear map of ``X_t`` cannot read how confident the
   softmax on top of it is (docs/rarnn.md, 'Candidates that look at the
   objects'). ``GRREHead`` passes the scores of Eq. 9 without the relation

@@ -68,7 +68,7 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
 * ``num_samples`` K (default 4, paper).
 * ``credit``: 'sequence' (default, paper: REINFORCE with the one reward
   of Eq. 6 for the whole sequence and the baseline of ``baseline_mode``) |
-  'per_glimpse' (chosen here for the EfficientNet-Lite configs): each
+  'per_glimpse' (an option, measured on EfficientNet-Lite0): each
   decision ``e_t`` is credited with what it adds to Eq. 6,
   ``D_t = R(e | e_t = 1) - R(e | e_t = 0)`` (the other decisions of the
   sample and every glimpse's prediction held fixed,
@@ -85,8 +85,8 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   category-wise max over the emitted glimpses (the test-time score), so
   that with ``credit='per_glimpse'`` each glimpse is credited with how
   much it improves that score: copies of one label no longer earn the
-  same, the one that sets the maximum earns its margin (chosen for the
-  EfficientNet-Lite configs; measurements in docs/rarnn.md).
+  same, the one that sets the maximum earns its margin (an option; measured
+  on EfficientNet-Lite0 in docs/rarnn.md, not shipped).
 * ``coverage_weight`` (default 0 = paper): weight of an extra image-level
   loss ``loss_cover``, the binary cross-entropy between the category-wise
   max of ``P_i`` over the emitted glimpses (the test-time image score) and

@@ -36,7 +36,7 @@ Choices where the paper is open (constructor options):
 * ``step_bias_std`` (default None = paper: one deconvolution bias for every
   step): a learned bias per step ``t``, ``A_t = ReLU(Deconv(l_{t-1}) +
   beta_t)`` with ``beta_t`` in ``R^{C x S x S}`` drawn from N(0,
-  ``step_bias_std``). Why (chosen here for the EfficientNet-Lite configs):
+  ``step_bias_std``). Why (an option, measured on EfficientNet-Lite0):
   the guide of Eq. 1 is close to ``1 - onehot(argmax X_{t-1})`` for a peaked
   ``X``, so as soon as one glimpse peaks on the same feature as the one
   before, ``l``, ``A`` and ``X`` repeat and the recurrence sits at a fixed
