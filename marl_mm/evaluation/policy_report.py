@@ -57,6 +57,11 @@ Columns (what each figure means):
   and ``attn_on_object`` of a uniform attention come to (the chance level).
   Box figures are over the images with at least one non-difficult box;
   their geometry: :mod:`marl_mm.evaluation.object_boxes`;
+* ``wrong_label``: RARNN (``'all'`` row), share of the candidates whose
+  argmax label is not one of the image's labels (difficult ones count as
+  right): the glimpses an indicator could learn to drop. ``--split
+  train`` measures it where the indicator learns (0 there means the
+  reward never shows it a wrong glimpse);
 * ``attn_spread``: RARNN (``'all'`` row), standard deviation over images of
   each candidate's attention centre of mass (``A_t`` averaged over
   channels, cell centres in ``[-1, 1]``), mean over candidates and x / y:
@@ -317,7 +322,13 @@ def summarise(outputs: Dict[str, Dict[str, torch.Tensor]],
             p = o['emission_prob'].float()  # (N, T)
             same = (labels == labels[:, :1]).all(-1).float()  # (N,)
             multi = torch.as_tensor(np.asarray(target) > 0).sum(-1) >= 2
+            tgt = torch.as_tensor(np.asarray(target) > 0)  # (N, D)
+            hit = tgt.gather(1, labels.long().cpu())  # (N, T)
+            if ignore is not None:  # an ignored (difficult) label: not wrong
+                hit |= torch.as_tensor(np.asarray(ignore)).bool().gather(
+                    1, labels.long().cpu())
             row.update(
+                wrong_label=float((~hit).float().mean()),
                 one_label=float(same.mean()),
                 one_label_multi=float(same[multi].mean()) if multi.any()
                 else float('nan'),

@@ -255,6 +255,16 @@ def test_rarnn_learned_all_and_random_emissions():
             np.mean([same[b] for b in range(4) if multi[b]]))
     assert report['all']['p_spread'] == pytest.approx(
         np.mean([np.std(p[b].numpy(), ddof=1) for b in range(4)]), rel=1e-5)
+    # the candidates whose argmax label the image does not have
+    wrong = [[y[b, labels[b, t]] == 0 for t in range(5)] for b in range(4)]
+    assert 0 < np.mean(wrong) < 1
+    assert report['all']['wrong_label'] == pytest.approx(
+        np.mean(wrong))
+    # ... and a label marked difficult (ignored) is not counted wrong
+    ignore = np.zeros((4, 3), bool)
+    ignore[:, :] = y.numpy() == 0
+    assert summarise(out, y.numpy().astype(int), ignore)['all'][
+        'wrong_label'] == 0
     assert 'one_label' not in report['learned']
     # one candidate repeated T times: no spread of p_t (its labels may
     # still differ: the GRRE's recurrence over i breaks the symmetry)

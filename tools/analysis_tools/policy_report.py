@@ -61,7 +61,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--split', choices=('val', 'test'), default='val')
+    parser.add_argument('--split', choices=('val', 'test', 'train'),
+                        default='val',
+                        help="'train': the training images through the "
+                        "training pipeline (augmentation included), to "
+                        "compare what the policy sees where it learns")
     parser.add_argument('--max-images', type=int, default=None,
                         help='stop after this many images')
     parser.add_argument('--seed', type=int, default=0,
@@ -185,6 +189,8 @@ COLUMN_HELP = dict(
     one_label='share of images whose candidates all predict one label (1: '
     'the candidates are copies of one glimpse)',
     one_label_multi='one_label over the images with two or more labels',
+    wrong_label='share of the candidates whose argmax label is not in the '
+    'image\'s labels (what an indicator could learn to drop)',
     gt_one_label='share of images with one label (where one_label is '
     'right)',
     p_spread='std of the emission probabilities p_t over an image\'s '
@@ -205,7 +211,7 @@ def format_report(report: dict) -> str:
                   key=['reward', 'mAP', 'loc_spread', 'loc_mean_x',
                        'loc_mean_y', 'near_border', 'emission_rate',
                        'num_emitted', 'emit_all', 'one_label',
-                       'one_label_multi', 'gt_one_label',
+                       'one_label_multi', 'gt_one_label', 'wrong_label',
                        'p_spread', 'attn_spread', 'on_object', 'region_iou',
                        'attn_on_object', 'box_share'].index)
     width = {c: max(14, len(c) + 2) for c in cols}  # a space between
