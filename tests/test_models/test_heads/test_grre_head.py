@@ -552,3 +552,30 @@ def test_test_emission_all_predicts_with_every_candidate():
                                    ds_a.glimpse_scores.max(0).values)
     with pytest.raises(ValueError, match='test_emission must be one of'):
         _head(test_emission='none')
+
+
+def test_dropout_on_glimpse_and_context_features_in_training_only():
+    """dropout: Eq. 9 (and the GRRE) read dropped-out X_i and C_i in
+    training (reproduced with F.dropout from the same seed); at test the
+    head is the one without dropout."""
+    plain = _head()
+    head = _head(dropout=0.5)
+    head.load_state_dict(plain.state_dict())
+    feats = _feats(b=2)
+    emitted = torch.ones(2, 4, dtype=torch.bool)
+    head.eval()
+    plain.eval()
+    torch.testing.assert_close(head(feats), plain(feats))
+    head.train()
+    torch.manual_seed(3)
+    got = head._glimpse_log_probs(feats, emitted, 1)
+    torch.manual_seed(3)
+    dx = torch.nn.functional.dropout(feats.x, 0.5, True)
+    dc = torch.nn.functional.dropout(feats.c, 0.5, True)
+    expected = plain._glimpse_log_probs(feats._replace(x=dx, c=dc),
+                                        emitted, 1)
+    torch.testing.assert_close(got, expected)
+    assert (got - plain._glimpse_log_probs(feats, emitted, 1)).abs().max() \
+        > 1e-3
+    with pytest.raises(ValueError, match='dropout must be in'):
+        _head(dropout=1.)
