@@ -135,7 +135,10 @@ def main(argv=None) -> dict:
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
-    return runner.test()
+    metrics = runner.test()
+    from marl_mm.utils import close_distributed
+    close_distributed()  # after a clean run only (its docstring)
+    return metrics
 
 
 if __name__ == '__main__':

@@ -114,6 +114,8 @@ def main(argv=None) -> None:
 
     runner = build_runner(cfg)
     runner.train()
+    from marl_mm.utils import close_distributed
+    close_distributed()  # after a clean run only (its docstring)
 
 
 if __name__ == '__main__':

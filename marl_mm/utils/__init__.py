@@ -17,7 +17,7 @@ from .checkpoint import (LOAD_MODES, SAFE_GLOBALS, SAFE_PREFIX,
                          load_from_local_safe, load_state_dict_checked,
                          register_safe_scheme, safe_torch_load)
 from .config import apply_num_classes, runner_model_cfg
-from .cpu_distributed import setup_cpu_distributed
+from .cpu_distributed import close_distributed, setup_cpu_distributed
 from .restricted_unpickler import (RestrictedUnpickler, UnsafePickleError,
                                    load_pickle_safe)
 from .resume import (ResumeError, checkpoint_state,
@@ -31,7 +31,7 @@ __all__ = [
     'CheckpointMismatchError', 'StateDictDiff', 'compare_state_dict',
     'load_checkpoint_checked', 'load_state_dict_checked', 'ResumeError',
     'checkpoint_state', 'find_latest_complete_checkpoint',
-    'is_complete_checkpoint', 'setup_cpu_distributed',
+    'is_complete_checkpoint', 'setup_cpu_distributed', 'close_distributed',
     'RestrictedUnpickler', 'UnsafePickleError', 'load_pickle_safe',
     'apply_num_classes', 'runner_model_cfg'
 ]

@@ -22,6 +22,14 @@ and sets ``model_wrapper_cfg.device_ids = None`` for DDP wrappers (a
 ``model_wrapper_cfg`` is added with mmengine's defaults when the config has
 none). The NCCL backend (the configs' default) needs GPUs: it is refused
 with a message saying to pass ``env_cfg.dist_cfg.backend=gloo``.
+
+:func:`close_distributed` (called by the tools after a run that ended
+normally) destroys the default process group. Without it Gloo's worker
+threads outlive the group and can abort the interpreter at exit (SIGABRT,
+"terminate called without an active exception"; pytorch/pytorch#190489):
+seen once in ``tests/test_distributed/test_dist_train_sh.py`` on a loaded
+machine. A run that raised leaves the group alone, since destroying it
+while other ranks are in a collective can hang.
 """
 import datetime
 import os
@@ -78,4 +86,16 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
               f'{torch_dist.get_world_size()} processes started by marl_mm '
               '(mmengine would call torch.cuda.set_device)',
               logger='current')
+    return True
+
+
+def close_distributed() -> bool:
+    """Destroy the default process group if one is up (module docstring).
+
+    Returns:
+        bool: whether a group was destroyed.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return False
+    torch_dist.destroy_process_group()
     return True
