@@ -57,13 +57,7 @@ class CoverageReward(EmissionReward):
         Returns:
             ``(N,)`` float rewards (no gradient).
         """
-        if glimpse_scores.dim() != 3 or emitted.shape != glimpse_scores.shape[
-                :2] or gt.shape != (glimpse_scores.shape[0],
-                                    glimpse_scores.shape[2]):
-            raise ValueError(
-                'CoverageReward: expected glimpse_scores (N, T, D), emitted '
-                f'(N, T) and gt (N, D), got {tuple(glimpse_scores.shape)}, '
-                f'{tuple(emitted.shape)} and {tuple(gt.shape)}')
+        self._check_shapes(glimpse_scores, emitted, gt)
         log_p = glimpse_scores.detach().float()
         emitted = emitted.bool()
         log_s = log_p.masked_fill(~emitted[..., None], -math.inf).amax(1)

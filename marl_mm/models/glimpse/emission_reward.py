@@ -51,6 +51,19 @@ class EmissionReward:
         self.empty_penalty = float(empty_penalty)
         self.emit_cost = float(emit_cost)
 
+    def _check_shapes(self, glimpse_scores: torch.Tensor,
+                      emitted: torch.Tensor, gt: torch.Tensor) -> None:
+        """``(N, T, D)``, ``(N, T)`` and ``(N, D)`` or a ValueError naming
+        the reward class and the three shapes."""
+        if glimpse_scores.dim() != 3 or emitted.shape != glimpse_scores.shape[
+                :2] or gt.shape != (glimpse_scores.shape[0],
+                                    glimpse_scores.shape[2]):
+            raise ValueError(
+                f'{type(self).__name__}: expected glimpse_scores (N, T, D), '
+                f'emitted (N, T) and gt (N, D), got '
+                f'{tuple(glimpse_scores.shape)}, {tuple(emitted.shape)} and '
+                f'{tuple(gt.shape)}')
+
     def __call__(self, glimpse_scores: torch.Tensor, emitted: torch.Tensor,
                  gt: torch.Tensor) -> torch.Tensor:
         """Args:
@@ -62,13 +75,7 @@ class EmissionReward:
         Returns:
             ``(N,)`` float rewards (no gradient).
         """
-        if glimpse_scores.dim() != 3 or emitted.shape != glimpse_scores.shape[
-                :2] or gt.shape != (glimpse_scores.shape[0],
-                                    glimpse_scores.shape[2]):
-            raise ValueError(
-                'EmissionReward: expected glimpse_scores (N, T, D), emitted '
-                f'(N, T) and gt (N, D), got {tuple(glimpse_scores.shape)}, '
-                f'{tuple(emitted.shape)} and {tuple(gt.shape)}')
+        self._check_shapes(glimpse_scores, emitted, gt)
         emitted = emitted.bool()
         label = glimpse_scores.detach().argmax(-1)  # (N, T)
         votes = F.one_hot(label, glimpse_scores.shape[-1]).bool()  # (N, T, D)

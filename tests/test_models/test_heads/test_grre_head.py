@@ -92,6 +92,25 @@ def test_coverage_loss_by_hand():
         _head(coverage_weight=-1.)
 
 
+def _enumerated_policy_gradient(head, feats, samples, w):
+    """Average over all 2^T emission samples (one image, K = 1), weighted
+    by their probabilities, of the gradient of ``loss_pg`` on ``w``; and
+    the logged reward of each sample."""
+    p = head._emission_logits(feats)[0].sigmoid().detach()
+    t_len = p.shape[0]
+    surrogate, rewards = torch.zeros_like(w), {}
+    for e in itertools.product([0, 1], repeat=t_len):
+        prob = float(torch.prod(torch.tensor(
+            [p[t] if e[t] else 1 - p[t] for t in range(t_len)])))
+        with mock.patch.object(EmissionIndicator, 'sample',
+                               return_value=torch.tensor([e]).bool()):
+            losses = head.loss(feats, samples)
+        rewards[e] = losses['reward'].item()
+        g, = torch.autograd.grad(losses['loss_pg'], w)
+        surrogate += prob * g
+    return surrogate, rewards
+
+
 def test_per_glimpse_credit_is_the_exact_policy_gradient():
     """credit='per_glimpse': averaged over the emission samples (enumerated
     here with their probabilities), the gradient of loss_pg on the
@@ -128,17 +147,9 @@ def test_per_glimpse_credit_is_the_exact_policy_gradient():
         return total
 
     exact, = torch.autograd.grad(expected_reward(), w)
-    p = head.emission(x)[0].sigmoid().detach()
-    surrogate = torch.zeros_like(w)
-    for e in itertools.product([0, 1], repeat=3):
-        prob = float(torch.prod(torch.tensor(
-            [p[t] if e[t] else 1 - p[t] for t in range(3)])))
-        with mock.patch.object(EmissionIndicator, 'sample',
-                               return_value=torch.tensor([e]).bool()):
-            loss = head.loss(feats, samples)['loss_pg']
-        g, = torch.autograd.grad(loss, w)
-        surrogate += prob * g
+    surrogate, _ = _enumerated_policy_gradient(head, feats, samples, w)
     torch.testing.assert_close(surrogate, -exact)
+    p = head.emission(x)[0].sigmoid().detach()
     # one sample, by hand: each decision's own reward difference D_t
     # (e = 1, 0, 1: R = 2 - .2 = 1.8; without t=0 or t=2 0.9; with t=1
     # 1.6), d loss_pg / d bias = -sum_t D_t p_t (1 - p_t)
@@ -519,19 +530,9 @@ def test_per_glimpse_credit_with_the_coverage_reward_is_exact():
             for e in itertools.product([0, 1], repeat=3))
 
     exact, = torch.autograd.grad(expected_reward(), w)
-    p = head.emission(x)[0].sigmoid().detach()
-    surrogate = torch.zeros_like(w)
-    for e in itertools.product([0, 1], repeat=3):
-        prob = float(torch.prod(torch.tensor(
-            [p[t] if e[t] else 1 - p[t] for t in range(3)])))
-        with mock.patch.object(EmissionIndicator, 'sample',
-                               return_value=torch.tensor([e]).bool()):
-            losses = head.loss(feats, samples)
-        if e == (1, 0, 1):
-            assert losses['reward'].item() == pytest.approx(reward(e),
-                                                            rel=1e-5)
-        g, = torch.autograd.grad(losses['loss_pg'], w)
-        surrogate += prob * g
+    surrogate, rewards = _enumerated_policy_gradient(head, feats, samples,
+                                                     w)
+    assert rewards[(1, 0, 1)] == pytest.approx(reward((1, 0, 1)), rel=1e-5)
     torch.testing.assert_close(surrogate, -exact)
     with pytest.raises(ValueError, match='reward_type must be one of'):
         _head(reward_type='recall')
