@@ -93,6 +93,16 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   100.0 with every candidate, no candidate predicting a wrong label), so
   the emission reward never shows the indicator a glimpse worth dropping
   (``policy_report.py --split train``, ``wrong_label``).
+* ``emission_holdout`` (default 0 = paper: every image trains both): with
+  ``n > 1``, every n-th training image (``sample_idx % n == 0``, the same
+  images every epoch) trains only the emission indicator (``loss_pg``, its
+  value baseline) and the other images only the classifier, the GRRE and
+  the neck (``loss_cls``, ``loss_cover``). Why: the head fits the images it
+  learns from (see ``dropout``), so a reward read on them never shows a
+  misleading glimpse; on images it has not fitted the reward sees the
+  mistakes it will make at test, as a stacked model's second stage is
+  trained on held-out predictions (an option, measured on
+  EfficientNet-Lite0 in docs/rarnn.md).
 * ``coverage_weight`` (default 0 = paper): weight of an extra image-level
   loss ``loss_cover``, the binary cross-entropy between the category-wise
   max of ``P_i`` over the emitted glimpses (the test-time image score) and
@@ -168,6 +178,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             (:class:`CoverageReward`); ``reward`` holds its arguments.
         dropout: dropout on ``X_i`` and ``C_i`` before Eq. 9 in training
             (default 0 = paper; module docstring).
+        emission_holdout: n > 1: every n-th training image (by
+            ``sample_idx``) trains only the indicator, the others only the
+            classifier (default 0 = paper; module docstring).
         test_emission: 'policy' (default: ``[p_t > 0.5]``, at least the
             argmax) | 'all' (predict with every candidate, the indicator
             kept: a trained model's "w/o EI at test" control, set from
@@ -202,6 +215,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                  reward_type: str = 'eq6',
                  test_emission: str = 'policy',
                  dropout: float = 0.,
+                 emission_holdout: int = 0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -255,6 +269,13 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             raise ValueError(f'GRREHead: dropout must be in [0, 1), got '
                              f'{dropout}')
         self.dropout = nn.Dropout(dropout)
+        if emission_holdout == 1 or emission_holdout < 0 or (
+                emission_holdout and not use_emission):
+            raise ValueError(
+                'GRREHead: emission_holdout must be 0 (off) or an integer '
+                '> 1 (every n-th image trains only the emission indicator) '
+                f'and needs use_emission=True, got {emission_holdout}')
+        self.emission_holdout = int(emission_holdout)
         self.reward_fn = (EmissionReward if reward_type == 'eq6' else
                           CoverageReward)(**(reward or {}))
         # the warm-up counter of checkpoints written before the warm-up
@@ -362,8 +383,10 @@ class GRREHead(BaseModule, PolicyHeadMixin):
 
     # --------------------------------------------------------------- loss
     def _cls_loss(self, log_p: torch.Tensor, y: torch.Tensor,
-                  emitted: torch.Tensor) -> torch.Tensor:
-        """Eq. 10 averaged over the samples that emitted and have labels."""
+                  emitted: torch.Tensor,
+                  rows: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Eq. 10 averaged over the samples that emitted and have labels
+        (and are in ``rows`` (N,) bool, if given)."""
         positive = y > 0  # (N, D)
         has_gt = positive.any(-1)  # (N,)
         if self.assignment == 'soft':
@@ -377,15 +400,37 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         num_emitted = emitted.sum(-1)  # (N,)
         per_sample = (per_glimpse * emitted).sum(-1) / num_emitted.clamp(
             min=1)  # (N,)
-        valid = (has_gt & (num_emitted > 0)).float()  # (N,)
+        valid = has_gt & (num_emitted > 0)  # (N,)
+        if rows is not None:
+            valid = valid & rows
+        valid = valid.float()
         return (per_sample * valid).sum() / valid.sum().clamp(min=1)
+
+    def _held_out(self, data_samples: List[DataSample],
+                  device: torch.device) -> Optional[torch.Tensor]:
+        """``(B,)`` bool: the images that train only the indicator
+        (``emission_holdout``), or None when it is off."""
+        n = self.emission_holdout
+        if not n:
+            return None
+        idx = []
+        for i, ds in enumerate(data_samples):
+            if 'sample_idx' not in ds:
+                raise KeyError(
+                    f'GRREHead: emission_holdout={n} needs each training '
+                    f"sample's 'sample_idx' (the dataset index), missing in "
+                    f'data sample {i}; keep it in PackInputs(meta_keys=...)')
+            idx.append(int(ds.sample_idx))
+        return torch.tensor(idx, device=device) % n == 0
 
     @staticmethod
     def _coverage_loss(log_p: torch.Tensor, y: torch.Tensor,
-                       emitted: torch.Tensor) -> torch.Tensor:
+                       emitted: torch.Tensor,
+                       rows: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Binary cross-entropy of the category-wise max of ``P_i`` over
         the emitted glimpses against ``y``, averaged over the classes and the
-        samples that emitted (``coverage_weight``; module docstring).
+        samples that emitted (and are in ``rows``, if given)
+        (``coverage_weight``; module docstring).
 
         Computed in log space: ``log max_i P_i = max_i log P_i``.
         """
@@ -394,7 +439,10 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         log_s = log_s.clamp(min=-100.)  # BCELoss's floor on log(p)
         log_not = torch.log1p(-log_s.exp().clamp(max=1 - 1e-6))  # (N, D)
         per_sample = -(y * log_s + (1 - y) * log_not).mean(-1)  # (N,)
-        valid = emitted.any(-1).float()  # (N,)
+        valid = emitted.any(-1)  # (N,)
+        if rows is not None:
+            valid = valid & rows
+        valid = valid.float()
         return (per_sample * valid).sum() / valid.sum().clamp(min=1)
 
     def _advantage(self, reward: torch.Tensor, x: torch.Tensor,
@@ -436,32 +484,50 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         else:
             emitted = x.new_ones(x.shape[:2], dtype=torch.bool)  # (B, T)
         log_p = self._glimpse_log_probs(feats, emitted, k)  # (B*K, T, D)
-        losses = {'loss_cls': self._cls_loss(log_p, y, emitted)}
+        held = self._held_out(data_samples, x.device)  # (B,) bool or None
+        cls_rows = None if held is None else ~held.repeat_interleave(k)
+        losses = {'loss_cls': self._cls_loss(log_p, y, emitted, cls_rows)}
         if self.coverage_weight:
             losses['loss_cover'] = self.coverage_weight * \
-                self._coverage_loss(log_p, y, emitted)
-        reward = self.reward_fn(log_p.detach(), emitted, y)  # (B*K,): Eq. 6
+                self._coverage_loss(log_p, y, emitted, cls_rows)
+        # the policy's images: all, or the held-out ones; a batch without
+        # any keeps every term in the graph at weight 0 (DDP)
+        img = x.new_ones(x.shape[0], dtype=torch.bool)
+        scale = 1.
+        if held is not None:
+            if held.any():
+                img = held
+            else:
+                scale = 0.
+        rows = img.repeat_interleave(k)  # (B*K,)
+        reward = self.reward_fn(log_p.detach()[rows], emitted[rows],
+                                y[rows])  # (N_pi,): Eq. 6
 
         stats = dict(reward=reward.mean(),
                      emission_rate=emitted.float().mean(),
                      num_emitted=emitted.sum(-1).float().mean())
         if self.use_emission:
+            pi_logits = logits[img]  # (B_pi, T)
             if self.credit == 'per_glimpse':
-                adv = self.reward_fn.marginal(log_p.detach(), emitted,
-                                              y)  # (B*K, T)
-                p = logits.float().sigmoid().repeat_interleave(k, 0)
-                surrogate = (adv * p).sum(-1)  # (B*K,)
+                adv = self.reward_fn.marginal(log_p.detach()[rows],
+                                              emitted[rows],
+                                              y[rows])  # (N_pi, T)
+                p = pi_logits.float().sigmoid().repeat_interleave(k, 0)
+                surrogate = (adv * p).sum(-1)  # (N_pi,)
             else:
-                adv = self._advantage(reward, x, losses)  # (B*K,)
+                adv = self._advantage(reward, x[img], losses)  # (N_pi,)
                 surrogate = adv * EmissionIndicator.log_prob(
-                    logits.repeat_interleave(k, 0), emitted)  # (B*K,)
-            entropy = EmissionIndicator.entropy(logits).mean()
+                    pi_logits.repeat_interleave(k, 0),
+                    emitted[rows])  # (N_pi,)
+            entropy = EmissionIndicator.entropy(pi_logits).mean()
             loss_pg = (self.lambda_pg * -surrogate.mean() -
                        self.entropy_weight * entropy)  # Eq. 5
             # 0 during the warm-up, still in the graph (DDP sees every
             # parameter used)
             losses['loss_pg'] = loss_pg * 0. if self.policy_warmup \
-                else loss_pg
+                else loss_pg * scale
+            if 'loss_value' in losses:
+                losses['loss_value'] = losses['loss_value'] * scale
             stats.update(advantage_abs=adv.abs().mean(), entropy=entropy)
         self._record_rl_stats(**stats)
         losses.update(reward=stats['reward'].detach(),

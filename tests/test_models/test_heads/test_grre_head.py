@@ -580,3 +580,58 @@ def test_dropout_on_glimpse_and_context_features_in_training_only():
         > 1e-3
     with pytest.raises(ValueError, match='dropout must be in'):
         _head(dropout=1.)
+
+
+@pytest.mark.parametrize('kw', [
+    dict(credit='per_glimpse', baseline_mode='none'),
+    dict(credit='sequence', baseline_mode='learned', advantage_norm='none')])
+def test_emission_holdout_splits_the_images_between_classifier_and_policy(
+        kw):
+    """emission_holdout=n: the images with sample_idx % n == 0 give the
+    policy losses of a head without holdout run on them alone, the others
+    its classification losses (same weights, same emission samples)."""
+    head = _head(emission_holdout=2, coverage_weight=1., num_samples=1,
+                 entropy_weight=0.05, **kw)
+    plain = _head(coverage_weight=1., num_samples=1, entropy_weight=0.05,
+                  **kw)
+    plain.load_state_dict(head.state_dict())
+    feats = _feats(b=4, seed=1)
+    labels = [[0], [1, 2], [2], [0, 1]]
+    samples = _samples(labels)
+    for i, ds in enumerate(samples):
+        ds.set_metainfo(dict(sample_idx=10 + i))  # 10 and 12 held out
+    e = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 1],
+                      [1, 1, 1, 1]]).bool()
+
+    def loss(h, idx):
+        sub = GlimpseFeatures(x=feats.x[idx], v=feats.v[idx],
+                              a=feats.a[idx], c=feats.c[idx])
+        with mock.patch.object(EmissionIndicator, 'sample',
+                               return_value=e[idx]):
+            return h.loss(sub, [samples[i] for i in idx])
+
+    got = loss(head, [0, 1, 2, 3])
+    classifier, policy = loss(plain, [1, 3]), loss(plain, [0, 2])
+    for key in ('loss_cls', 'loss_cover'):
+        torch.testing.assert_close(got[key], classifier[key])
+    for key in ('loss_pg', 'reward') + (
+            ('loss_value',) if 'loss_value' in policy else ()):
+        torch.testing.assert_close(got[key], policy[key])
+    assert got['loss_pg'].abs() > 1e-4
+
+    # a batch without a held-out image: classifier terms only, the policy
+    # terms at weight 0 (still in the graph)
+    none_held = loss(head, [1, 3])
+    torch.testing.assert_close(none_held['loss_cls'], classifier['loss_cls'])
+    assert none_held['loss_pg'].item() == 0.
+    assert none_held['loss_pg'].requires_grad
+
+
+def test_emission_holdout_bad_inputs():
+    with pytest.raises(ValueError, match='emission_holdout must be 0'):
+        _head(emission_holdout=1)
+    with pytest.raises(ValueError, match='emission_holdout must be 0'):
+        _head(emission_holdout=3, use_emission=False)
+    head = _head(emission_holdout=3)
+    with pytest.raises(KeyError, match="'sample_idx'.*data sample 0"):
+        head.loss(_feats(b=2), _samples([[0], [1]]))
