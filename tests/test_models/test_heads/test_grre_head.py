@@ -546,11 +546,15 @@ def test_test_emission_all_predicts_with_every_candidate():
     policy = head.predict(feats)
     head.test_emission = 'all'
     every = head.predict(feats)
-    for ds_p, ds_a in zip(policy, every):
+    for b, (ds_p, ds_a) in enumerate(zip(policy, every)):
         assert ds_a.emission_mask.all()
         torch.testing.assert_close(ds_a.emission_prob, ds_p.emission_prob)
-        torch.testing.assert_close(ds_a.pred_score,
-                                   ds_a.glimpse_scores.max(0).values)
+        # Eq. 9 by hand with all four candidates in the relation term
+        P = _eq9_by_hand(head, feats.x[b].detach(), feats.c[b].detach(),
+                         torch.ones(4, dtype=torch.bool))
+        expected = torch.stack([P[t] for t in range(4)]).max(0).values
+        torch.testing.assert_close(ds_a.pred_score, expected)
+        assert not ds_p.emission_mask.all()
     with pytest.raises(ValueError, match='test_emission must be one of'):
         _head(test_emission='none')
 
