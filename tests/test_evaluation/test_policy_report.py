@@ -266,6 +266,32 @@ def test_rarnn_learned_all_and_random_emissions():
     assert summarise(out, y.numpy().astype(int), ignore)['all'][
         'wrong_label'] == 0
     assert 'one_label' not in report['learned']
+    # the oracle keeps exactly the right-label candidates (or, with none
+    # right, the most confident one) and is scored like the others
+    p_all = head._glimpse_log_probs(
+        feats, torch.ones(4, 5, dtype=torch.bool), 1).exp()
+    for b in range(4):
+        keep = [not w for w in wrong[b]]
+        if not any(keep):
+            best = max(range(5), key=lambda t: float(p_all[b, t].max()))
+            keep = [t == best for t in range(5)]
+        assert out['oracle']['emitted'][b].tolist() == keep
+    e = out['oracle']['emitted']
+    log_p = head._glimpse_log_probs(feats, e, 1)
+    torch.testing.assert_close(out['oracle']['scores'],
+                               (log_p.exp() * e[..., None]).amax(1))
+    lines = verdicts(report)
+    ceiling = [v for v in lines if v.startswith('CEILING emission')]
+    assert len(ceiling) == 1 and (
+        f"{report['oracle']['mAP'] - report['all']['mAP']:+.2f}" in
+        ceiling[0])
+    # the oracle reads the labels: never the control the reward is judged
+    # against
+    fake = {m: dict(r) for m, r in report.items()}
+    fake['oracle']['reward'] = fake['learned']['reward'] + 1
+    fake['all']['reward'] = fake['random']['reward'] = \
+        fake['learned']['reward'] - 1
+    assert any(v.startswith('OK reward') for v in verdicts(fake))
     # one candidate repeated T times: no spread of p_t (its labels may
     # still differ: the GRRE's recurrence over i breaks the symmetry)
     rep = GlimpseFeatures(x=x[:, :1].expand(-1, 5, -1), v=None, a=None,
