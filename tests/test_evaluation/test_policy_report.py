@@ -266,7 +266,7 @@ def test_rarnn_learned_all_and_random_emissions():
     assert summarise(out, y.numpy().astype(int), ignore)['all'][
         'wrong_label'] == 0
     assert 'one_label' not in report['learned']
-    # the oracle keeps exactly the right-label candidates (or, with none
+    # drop_wrong keeps exactly the right-label candidates (or, with none
     # right, the most confident one) and is scored like the others
     p_all = head._glimpse_log_probs(
         feats, torch.ones(4, 5, dtype=torch.bool), 1).exp()
@@ -275,20 +275,20 @@ def test_rarnn_learned_all_and_random_emissions():
         if not any(keep):
             best = max(range(5), key=lambda t: float(p_all[b, t].max()))
             keep = [t == best for t in range(5)]
-        assert out['oracle']['emitted'][b].tolist() == keep
-    e = out['oracle']['emitted']
+        assert out['drop_wrong']['emitted'][b].tolist() == keep
+    e = out['drop_wrong']['emitted']
     log_p = head._glimpse_log_probs(feats, e, 1)
-    torch.testing.assert_close(out['oracle']['scores'],
+    torch.testing.assert_close(out['drop_wrong']['scores'],
                                (log_p.exp() * e[..., None]).amax(1))
     lines = verdicts(report)
-    ceiling = [v for v in lines if v.startswith('CEILING emission')]
-    assert len(ceiling) == 1 and (
-        f"{report['oracle']['mAP'] - report['all']['mAP']:+.2f}" in
-        ceiling[0])
-    # the oracle reads the labels: never the control the reward is judged
+    ref = [v for v in lines if v.startswith('REFERENCE emission')]
+    assert len(ref) == 1 and (
+        f"{report['drop_wrong']['mAP'] - report['all']['mAP']:+.2f}" in
+        ref[0])
+    # drop_wrong reads the labels: never the control the reward is judged
     # against
     fake = {m: dict(r) for m, r in report.items()}
-    fake['oracle']['reward'] = fake['learned']['reward'] + 1
+    fake['drop_wrong']['reward'] = fake['learned']['reward'] + 1
     fake['all']['reward'] = fake['random']['reward'] = \
         fake['learned']['reward'] - 1
     assert any(v.startswith('OK reward') for v in verdicts(fake))
