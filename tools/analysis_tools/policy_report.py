@@ -7,11 +7,13 @@ Runs the model's backbone (and neck) once per image of the split and the
 head under several policies on the same features (see
 :mod:`marl_mm.evaluation.policy_report`): RARL's learned locations against
 uniform random ones and the centre (0, 0); RARNN's learned emission against emitting all and a
-random emission of the same size. Prints, per policy, the training reward
-and the non-interpolated mAP, with RARL's location spread and RARNN's
-emission rate, then one verdict line per check (``OK`` / ``COLLAPSE`` /
-``COPIES`` / ``NO GAIN``, with the figure and its threshold) and what each
-column means. A policy that learned something beats its controls on the
+random emission of the same size, beside ``drop_wrong`` (a reference that
+reads the labels: exactly the candidates whose argmax label is right).
+Prints, per policy, the training reward and the non-interpolated mAP, with
+RARL's location spread and RARNN's emission rate, then one verdict line
+per check (``OK`` / ``COLLAPSE`` / ``COPIES`` / ``NO GAIN``, with the
+figure and its threshold; ``REFERENCE``: ``drop_wrong`` against all) and
+what each column means. A policy that learned something beats its controls on the
 reward; a collapsed RARL policy shows a spread near 0 (< 0.15: one location
 for all images) and locations at the border; a collapsed RARNN indicator an
 emission rate of 1 (emit-all) or only the fallback glimpse; RARNN candidates

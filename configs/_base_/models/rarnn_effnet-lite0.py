@@ -30,20 +30,28 @@ model = dict(
         context_channels=256,  # the two context branches
         relation_channels=256,
         num_samples=4,  # paper: K = 4
-        reward=dict(pos_reward=1., neg_penalty=0.1, empty_penalty=10.,
-                    emit_cost=0.1),
+        # every 5th training image trains only the emission indicator, the
+        # others only the classifier (chosen here): the head fits the images
+        # it learns from (mAP 100 on them with every candidate), so a reward
+        # read there never shows a misleading glimpse. With it the indicator
+        # reads the glimpse's own log-probabilities, is credited glimpse by
+        # glimpse, and is rewarded with minus the BCE of the test-time score
+        # (the category-wise max) instead of Eq. 6, at 0.01 per emitted
+        # glimpse. Ten-view mAP, seeds 0 / 1: 84.59 / 83.86, against 83.13 /
+        # 83.06 without the hold-out and 83.71 / 83.34 with Eq. 6 and one
+        # reward per sequence (the paper's; README.md here, fifth round)
+        emission_holdout=5,
+        reward_type='coverage',
+        reward=dict(emit_cost=0.01),
+        credit='per_glimpse',
+        baseline_mode='none',
+        emission=dict(score_dims=20),
         # Eq. 10 read as -log of the best GT label (paper open), plus the
         # image-level BCE on the category-wise max (chosen here: with Eq. 10
         # alone the ten candidates were copies)
         assignment='best_gt',
         coverage_weight=10.,
-        # one reward for the sequence (paper); credit='per_glimpse' with
-        # baseline_mode='none' emits 2.5-3.5 glimpses at test instead of
-        # the fallback, but no better than a random choice of that size and
-        # 0.7 mAP lower on the mean of two seeds (README.md here)
-        credit='sequence',
-        baseline_mode='learned',  # paper
-        advantage_norm='meanstd',
+        advantage_norm='meanstd',  # not used with per-glimpse credit
         entropy_weight=0.01),
     # the ten-view test of RARL's protocol for all three Lite0 models (five
     # 384 crops of the 448 input and their flips, taken on the map);
