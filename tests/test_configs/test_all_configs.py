@@ -91,9 +91,12 @@ def test_config_builds_and_runs_one_iteration(path):
         side = 448 // model_cfg['backbone']['stride']
         inputs = [6 * torch.rand(channels, side, side, generator=g)
                   for _ in range(2)]
+    # with the dataset index PackInputs keeps by default (RARNN's
+    # emission_holdout reads it: image 0 held out, image 1 not)
     samples = [
-        DataSample().set_gt_label([0, num_classes - 1]),
-        DataSample().set_gt_label([1]),
+        DataSample(metainfo=dict(sample_idx=0)).set_gt_label(
+            [0, num_classes - 1]),
+        DataSample(metainfo=dict(sample_idx=1)).set_gt_label([1]),
     ]
     data = dict(inputs=inputs, data_samples=samples)
 
