@@ -160,9 +160,13 @@ def _check(model_cfg: dict, wrapper: dict, frozen: bool, rank: int):
     num_classes = model_cfg['data_preprocessor']['num_classes']
     g = torch.Generator().manual_seed(rank)
     try:
-        for _ in range(2):
+        for it in range(2):
+            # sample_idx as PackInputs keeps it: with RARNN's
+            # emission_holdout=5 rank 0's first image is held out and rank
+            # 1 has none (its policy terms at weight 0, still in the graph)
             sample = DataSample(metainfo=dict(img_shape=(SIZE, SIZE),
-                                              ori_shape=(SIZE, SIZE)))
+                                              ori_shape=(SIZE, SIZE),
+                                              sample_idx=rank * 2 + it))
             sample.set_gt_label([0, num_classes - 1])
             sample.set_field(torch.tensor([[4., 4., 40., 40.]] * 5),
                              'proposals')
