@@ -128,7 +128,7 @@ def main(argv=None) -> dict:
         from marl_mm.datasets import check_data_roots
         check_data_roots(cfg, splits=('test', ))
 
-    from marl_mm.utils import setup_cpu_distributed
+    from marl_mm.utils import close_distributed, setup_cpu_distributed
     setup_cpu_distributed(cfg, args.launcher)  # torchrun without a GPU
 
     runner = build_runner(cfg)
@@ -136,7 +136,6 @@ def main(argv=None) -> dict:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
-    from marl_mm.utils import close_distributed
     close_distributed()  # after a clean run only (its docstring)
     return metrics
 

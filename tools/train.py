@@ -109,12 +109,11 @@ def main(argv=None) -> None:
         check_data_roots(cfg, splits=('train', 'val') if cfg.get(
             'val_dataloader') else ('train', ))
 
-    from marl_mm.utils import setup_cpu_distributed
+    from marl_mm.utils import close_distributed, setup_cpu_distributed
     setup_cpu_distributed(cfg, args.launcher)  # torchrun without a GPU
 
     runner = build_runner(cfg)
     runner.train()
-    from marl_mm.utils import close_distributed
     close_distributed()  # after a clean run only (its docstring)
 
 

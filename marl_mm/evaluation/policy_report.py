@@ -341,8 +341,8 @@ def summarise(outputs: Dict[str, Dict[str, torch.Tensor]],
             labels = o['labels']  # (N, T)
             p = o['emission_prob'].float()  # (N, T)
             same = (labels == labels[:, :1]).all(-1).float()  # (N,)
-            multi = torch.as_tensor(np.asarray(target) > 0).sum(-1) >= 2
             tgt = torch.as_tensor(np.asarray(target) > 0)  # (N, D)
+            multi = tgt.sum(-1) >= 2  # (N,)
             hit = tgt.gather(1, labels.long().cpu())  # (N, T)
             if ignore is not None:  # an ignored (difficult) label: not wrong
                 hit |= torch.as_tensor(np.asarray(ignore)).bool().gather(

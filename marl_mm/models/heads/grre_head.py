@@ -147,6 +147,11 @@ REWARD_TYPES = ('eq6', 'coverage')
 TEST_EMISSIONS = ('policy', 'all')
 
 
+def _take(t: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
+    """``t`` itself (``index`` None) or its rows at ``index``."""
+    return t if index is None else t.index_select(0, index)
+
+
 @MODELS.register_module()
 class GRREHead(BaseModule, PolicyHeadMixin):
     """RARNN head (see the module docstring for equations and options).
@@ -406,22 +411,27 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         valid = valid.float()
         return (per_sample * valid).sum() / valid.sum().clamp(min=1)
 
-    def _held_out(self, data_samples: List[DataSample],
-                  device: torch.device) -> Optional[torch.Tensor]:
-        """``(B,)`` bool: the images that train only the indicator
-        (``emission_holdout``), or None when it is off."""
+    def _held_out(self, data_samples: List[DataSample], device: torch.device
+                  ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The images that train only the indicator (``emission_holdout``):
+        ``(held (B,) bool, their indices)``, ``(None, None)`` when it is
+        off. Both are built from the samples' metainfo on the host, so
+        selecting the policy's rows needs no device sync; a batch without a
+        held-out image gives an empty index."""
         n = self.emission_holdout
         if not n:
-            return None
-        idx = []
+            return None, None
+        flags = []
         for i, ds in enumerate(data_samples):
             if 'sample_idx' not in ds:
                 raise KeyError(
                     f'GRREHead: emission_holdout={n} needs each training '
                     f"sample's 'sample_idx' (the dataset index), missing in "
                     f'data sample {i}; keep it in PackInputs(meta_keys=...)')
-            idx.append(int(ds.sample_idx))
-        return torch.tensor(idx, device=device) % n == 0
+            flags.append(int(ds.sample_idx) % n == 0)
+        index = [i for i, f in enumerate(flags) if f]
+        return (torch.tensor(flags, device=device),
+                torch.tensor(index, dtype=torch.long, device=device))
 
     @staticmethod
     def _coverage_loss(log_p: torch.Tensor, y: torch.Tensor,
@@ -484,41 +494,41 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         else:
             emitted = x.new_ones(x.shape[:2], dtype=torch.bool)  # (B, T)
         log_p = self._glimpse_log_probs(feats, emitted, k)  # (B*K, T, D)
-        held = self._held_out(data_samples, x.device)  # (B,) bool or None
+        held, held_idx = self._held_out(data_samples, x.device)
         cls_rows = None if held is None else ~held.repeat_interleave(k)
         losses = {'loss_cls': self._cls_loss(log_p, y, emitted, cls_rows)}
         if self.coverage_weight:
             losses['loss_cover'] = self.coverage_weight * \
                 self._coverage_loss(log_p, y, emitted, cls_rows)
         # the policy's images: all, or the held-out ones; a batch without
-        # any keeps every term in the graph at weight 0 (DDP)
-        img = x.new_ones(x.shape[0], dtype=torch.bool)
-        scale = 1.
-        if held is not None:
-            if held.any():
-                img = held
-            else:
-                scale = 0.
-        rows = img.repeat_interleave(k)  # (B*K,)
-        reward = self.reward_fn(log_p.detach()[rows], emitted[rows],
-                                y[rows])  # (N_pi,): Eq. 6
+        # any computes the policy terms on all images at weight 0 (every
+        # parameter stays in the graph, for DDP)
+        scale, img_idx, row_idx = 1., None, None
+        if held_idx is not None and not len(held_idx):
+            scale = 0.
+        elif held_idx is not None:
+            img_idx = held_idx  # (B_pi,)
+            row_idx = (held_idx[:, None] * k + torch.arange(
+                k, device=x.device)).flatten()  # (B_pi*K,)
+        log_p_pi, emitted_pi, y_pi = (_take(t, row_idx) for t in (
+            log_p.detach(), emitted, y))
+        reward = self.reward_fn(log_p_pi, emitted_pi, y_pi)  # (N_pi,): Eq. 6
 
         stats = dict(reward=reward.mean(),
                      emission_rate=emitted.float().mean(),
                      num_emitted=emitted.sum(-1).float().mean())
         if self.use_emission:
-            pi_logits = logits[img]  # (B_pi, T)
+            pi_logits = _take(logits, img_idx)  # (B_pi, T)
             if self.credit == 'per_glimpse':
-                adv = self.reward_fn.marginal(log_p.detach()[rows],
-                                              emitted[rows],
-                                              y[rows])  # (N_pi, T)
+                adv = self.reward_fn.marginal(log_p_pi, emitted_pi,
+                                              y_pi)  # (N_pi, T)
                 p = pi_logits.float().sigmoid().repeat_interleave(k, 0)
                 surrogate = (adv * p).sum(-1)  # (N_pi,)
             else:
-                adv = self._advantage(reward, x[img], losses)  # (N_pi,)
+                adv = self._advantage(reward, _take(x, img_idx),
+                                      losses)  # (N_pi,)
                 surrogate = adv * EmissionIndicator.log_prob(
-                    pi_logits.repeat_interleave(k, 0),
-                    emitted[rows])  # (N_pi,)
+                    pi_logits.repeat_interleave(k, 0), emitted_pi)  # (N_pi,)
             entropy = EmissionIndicator.entropy(pi_logits).mean()
             loss_pg = (self.lambda_pg * -surrogate.mean() -
                        self.entropy_weight * entropy)  # Eq. 5

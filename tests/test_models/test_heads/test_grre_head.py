@@ -586,17 +586,19 @@ def test_dropout_on_glimpse_and_context_features_in_training_only():
         _head(dropout=1.)
 
 
+@pytest.mark.parametrize('k', [1, 2])
 @pytest.mark.parametrize('kw', [
     dict(credit='per_glimpse', baseline_mode='none'),
     dict(credit='sequence', baseline_mode='learned', advantage_norm='none')])
 def test_emission_holdout_splits_the_images_between_classifier_and_policy(
-        kw):
+        kw, k):
     """emission_holdout=n: the images with sample_idx % n == 0 give the
     policy losses of a head without holdout run on them alone, the others
-    its classification losses (same weights, same emission samples)."""
-    head = _head(emission_holdout=2, coverage_weight=1., num_samples=1,
+    its classification losses (same weights, same emission samples; K
+    samples per image, rows b*K .. b*K+K-1)."""
+    head = _head(emission_holdout=2, coverage_weight=1., num_samples=k,
                  entropy_weight=0.05, **kw)
-    plain = _head(coverage_weight=1., num_samples=1, entropy_weight=0.05,
+    plain = _head(coverage_weight=1., num_samples=k, entropy_weight=0.05,
                   **kw)
     plain.load_state_dict(head.state_dict())
     feats = _feats(b=4, seed=1)
@@ -605,13 +607,15 @@ def test_emission_holdout_splits_the_images_between_classifier_and_policy(
     for i, ds in enumerate(samples):
         ds.set_metainfo(dict(sample_idx=10 + i))  # 10 and 12 held out
     e = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 1],
-                      [1, 1, 1, 1]]).bool()
+                      [1, 1, 1, 1], [0, 0, 1, 1], [1, 0, 0, 1],
+                      [0, 1, 0, 1], [1, 1, 1, 0]]).bool()[:4 * k]
 
     def loss(h, idx):
         sub = GlimpseFeatures(x=feats.x[idx], v=feats.v[idx],
                               a=feats.a[idx], c=feats.c[idx])
+        rows = [i * k + j for i in idx for j in range(k)]
         with mock.patch.object(EmissionIndicator, 'sample',
-                               return_value=e[idx]):
+                               return_value=e[rows]):
             return h.loss(sub, [samples[i] for i in idx])
 
     got = loss(head, [0, 1, 2, 3])
