@@ -76,10 +76,10 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   With predictions held fixed this is the exact gradient of the expected
   reward, averaged over the sampled other decisions; it needs no baseline
   (``baseline_mode='none'``) and ``advantage_norm`` does not apply (a
-  shift of ``D_t`` would act as a cost per emitted glimpse). Why: with one reward for ten Bernoulli
-  decisions the indicator could not tell its glimpses apart (``p_t``
-  spread 0.002 across an image's candidates on Lite0) and only the
-  fallback glimpse was emitted at test.
+  shift of ``D_t`` would act as a cost per emitted glimpse). Why: with
+  one reward for ten Bernoulli decisions the indicator could not tell its
+  glimpses apart (``p_t`` spread 0.002 across an image's candidates on
+  Lite0) and only the fallback glimpse was emitted at test.
 * ``reward_type`` (default 'eq6' = paper): 'coverage' replaces Eq. 6 by
   :class:`CoverageReward`, minus the binary cross-entropy of the
   category-wise max over the emitted glimpses (the test-time score), so
@@ -112,6 +112,13 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   cannot be confident in two labels, so this term asks for one glimpse per
   label, and its negative part pushes every emitted glimpse's wrong labels
   down (chosen here; docs/rarnn.md, 'Candidates that differ').
+* ``cam_weight`` (default 0 = paper): weight of ``loss_cam``, the binary
+  cross-entropy between the cell mean of the neck's class-evidence map
+  (``GlimpseFeatures.cam`` of ``RHN(attention='class')``) and the labels,
+  averaged over the classes and the images (the classifier images, with
+  ``emission_holdout``). It makes that map a class activation map, which
+  the class attention reads to look where the objects are (an option,
+  measured on EfficientNet-Lite0 in docs/rarnn.md).
 * ablations (Table 1): ``use_context=False`` (w/o CE), ``use_emission=False``
   (w/o EI: all T glimpses emitted, no policy), ``relation='none'`` (w/o GRRE)
   | ``'rnn'`` (:class:`GRREPlainRNN`, w/o GRRE w. RNN).
@@ -186,6 +193,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         emission_holdout: n > 1: every n-th training image (by
             ``sample_idx``) trains only the indicator, the others only the
             classifier (default 0 = paper; module docstring).
+        cam_weight: weight of the loss on the neck's class-evidence map
+            (default 0 = paper: none; module docstring).
         test_emission: 'policy' (default: ``[p_t > 0.5]``, at least the
             argmax) | 'all' (predict with every candidate, the indicator
             kept: a trained model's "w/o EI at test" control, set from
@@ -221,6 +230,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                  test_emission: str = 'policy',
                  dropout: float = 0.,
                  emission_holdout: int = 0,
+                 cam_weight: float = 0.,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -242,9 +252,10 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                 "GRREHead: credit='per_glimpse' needs no baseline (each "
                 "decision's own reward difference is its advantage); set "
                 f"baseline_mode='none', got {baseline_mode!r}")
-        if coverage_weight < 0:
-            raise ValueError('GRREHead: coverage_weight must be >= 0, got '
-                             f'{coverage_weight}')
+        if coverage_weight < 0 or cam_weight < 0:
+            raise ValueError('GRREHead: coverage_weight and cam_weight must '
+                             f'be >= 0, got {coverage_weight} and '
+                             f'{cam_weight}')
         if baseline_mode == 'leave_one_out' and num_samples < 2:
             raise ValueError("GRREHead: baseline_mode='leave_one_out' needs "
                              f'num_samples >= 2, got {num_samples}')
@@ -267,6 +278,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         self.lambda_pg = lambda_pg
         self.lambda_value = lambda_value
         self.coverage_weight = coverage_weight
+        self.cam_weight = cam_weight
         self.credit = credit
         self.reward_type = reward_type
         self.test_emission = test_emission
@@ -311,12 +323,12 @@ class GRREHead(BaseModule, PolicyHeadMixin):
     # ------------------------------------------------------------ helpers
     def _features(self, feats) -> GlimpseFeatures:
         if not isinstance(feats, GlimpseFeatures):
-            if isinstance(feats, (tuple, list)) and len(feats) == 4:
+            if isinstance(feats, (tuple, list)) and len(feats) in (4, 5):
                 feats = GlimpseFeatures(*feats)
             else:
                 raise TypeError(
-                    'GRREHead: expected GlimpseFeatures (x, v, a, c) from '
-                    f'RHN / RHNContextNeck, got {type(feats).__name__}')
+                    'GRREHead: expected GlimpseFeatures (x, v, a, c[, cam]) '
+                    f'from RHN / RHNContextNeck, got {type(feats).__name__}')
         x = feats.x
         if x.dim() != 3 or x.shape[-1] != self.in_channels:
             raise ValueError(f'GRREHead: expected x of shape (B, T, '
@@ -329,6 +341,15 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                 'GRREHead: use_context=True needs the context features c of '
                 f'shape (B, T, context_channels) from RHNContextNeck, got '
                 f'{got}; set use_context=False for the w/o CE ablation')
+        if self.cam_weight and (feats.cam is None or feats.cam.dim() != 4 or
+                                feats.cam.shape[:2] != (x.shape[0],
+                                                        self.num_classes)):
+            got = None if feats.cam is None else tuple(feats.cam.shape)
+            raise ValueError(
+                f'GRREHead: cam_weight={self.cam_weight} needs the class '
+                f'evidence map cam of shape (B, num_classes={self.num_classes}'
+                ", S, S) from RHN(attention='class', key_dims=num_classes), "
+                f'got {got}')
         return feats
 
     def _glimpse_log_probs(self, feats: GlimpseFeatures, emitted: torch.Tensor,
@@ -455,6 +476,20 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         valid = valid.float()
         return (per_sample * valid).sum() / valid.sum().clamp(min=1)
 
+    @staticmethod
+    def _cam_loss(cam: torch.Tensor, y: torch.Tensor,
+                  rows: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Binary cross-entropy of the class-evidence map's cell mean
+        ``(B, D)`` against the image labels ``y`` (B, D), averaged over the
+        classes and the images in ``rows`` (B,) bool, if given
+        (``cam_weight``; module docstring)."""
+        per_image = F.binary_cross_entropy_with_logits(
+            cam.mean((-2, -1)), y, reduction='none').mean(-1)  # (B,)
+        if rows is None:
+            return per_image.mean()
+        rows = rows.float()
+        return (per_image * rows).sum() / rows.sum().clamp(min=1)
+
     def _advantage(self, reward: torch.Tensor, x: torch.Tensor,
                    losses: Dict[str, torch.Tensor]) -> torch.Tensor:
         """``R - b`` per sample ``(B*K,)`` (detached); adds ``loss_value``."""
@@ -478,7 +513,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         """Classification, REINFORCE and value losses.
 
         Returns:
-            ``loss_cls`` (and ``loss_cover`` with ``coverage_weight``); with
+            ``loss_cls`` (and ``loss_cover`` with ``coverage_weight``,
+            ``loss_cam`` with ``cam_weight``); with
             the emission indicator also ``loss_pg`` and
             (learned baseline) ``loss_value``; logged values ``reward``,
             ``emission_rate``, ``num_emitted``, ``adv_abs``.
@@ -486,8 +522,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         feats = self._features(feats)
         x = feats.x  # (B, T, Dx)
         k = self.num_samples
-        y = multi_hot_targets(data_samples, self.num_classes, x.device,
-                              type(self).__name__).repeat_interleave(k, 0)
+        y_img = multi_hot_targets(data_samples, self.num_classes, x.device,
+                                  type(self).__name__)  # (B, D)
+        y = y_img.repeat_interleave(k, 0)  # (B*K, D)
         if self.use_emission:
             logits = self._emission_logits(feats)  # (B, T)
             emitted = EmissionIndicator.sample(logits, k)  # (B*K, T)
@@ -500,6 +537,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         if self.coverage_weight:
             losses['loss_cover'] = self.coverage_weight * \
                 self._coverage_loss(log_p, y, emitted, cls_rows)
+        if self.cam_weight:
+            losses['loss_cam'] = self.cam_weight * self._cam_loss(
+                feats.cam, y_img, None if held is None else ~held)
         # the policy's images: all, or the held-out ones; a batch without
         # any computes the policy terms on all images at weight 0 (every
         # parameter stays in the graph, for DDP)

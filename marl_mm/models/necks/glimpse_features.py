@@ -22,9 +22,13 @@ class GlimpseFeatures(NamedTuple):
         a: ``(B, T, C, S, S)`` attention maps ``A_t`` (Eq. 2).
         c: ``(B, T, Dc)`` context features ``C_t`` of the context extractor,
             or ``None`` when no context extractor ran.
+        cam: ``(B, D, S, S)`` the class-evidence keys of
+            ``RHN(attention='class')`` (one map per class, trained by
+            ``GRREHead(cam_weight=...)``), ``None`` otherwise.
     """
 
     x: torch.Tensor
     v: torch.Tensor
     a: torch.Tensor
     c: Optional[torch.Tensor] = None
+    cam: Optional[torch.Tensor] = None

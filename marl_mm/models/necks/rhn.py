@@ -66,12 +66,44 @@ Choices where the paper is open (constructor options):
   (``inhibition_weight``, stored as ``log w``; None: no term), because the
   guide of Eq. 1 is close to ``1 - onehot(argmax X_{t-1})`` and alone lets
   consecutive glimpses settle on one place.
+* ``attention='class'``: the spatial attention with keys that are class
+  evidence. The key map ``Z = W_k V_I`` has one channel per class
+  (``key_dims`` = the number of classes) and :class:`GRREHead` with
+  ``cam_weight > 0`` trains its cell mean as a linear classifier of the
+  pooled map (binary cross-entropy with the image labels), so ``Z`` is a
+  class activation map (Zhou et al., CVPR 2016): high where that class's
+  evidence is. The guide picks classes and the attention goes where they
+  are::
+
+      q_t = softmax_d(W_q l_{t-1})                      (which classes)
+      e_t(s) = gamma sum_d q_t(d) Z_d(s) - w sum_{tau < t} a_tau(s) / max a_tau
+      a_t = softmax_s(e_t),   A_t(c, s) = S^2 a_t(s)
+
+  with ``gamma`` learned (stored as ``log gamma``, initial
+  ``class_sharpness``). ``class_prior=True`` adds the image's class
+  logits ``zbar_d = mean_s Z_d(s)`` (detached) to the query's,
+  ``q_t = softmax_d(W_q l_{t-1} + zbar_d)``, so that the guide chooses
+  among the classes the image likely holds (without it a learned query may
+  pick classes the image lacks, whose evidence peaks on the background).
+  ``detach_keys=True`` stops the glimpse losses' gradient at the keys, so
+  that the map ``Z`` is trained by the class-map loss alone and stays a
+  class map; the query and ``gamma`` still learn where to look.
+  ``detach_key_input=True`` also stops the class-map loss at the key
+  convolution's input, so that the map is a probe of the features the
+  glimpses read and its loss changes nothing else. Why (options, measured
+  on EfficientNet-Lite0):
+  the ``'spatial'`` keys learned from the glimpse losses alone gave an
+  attention that depended on the image but was diffuse and off the objects
+  (docs/rarnn.md, 'Candidates that look at the objects'); a supervised
+  class map says where the objects are. The RHN returns ``Z`` in
+  ``GlimpseFeatures.cam``.
 * ``glimpse_pool='attention'`` (default ``'fc'`` = paper, ``X_t =
   ReLU(FC(V_t))`` over the flattened ``C x S x S``; only with
-  ``attention='spatial'``): ``X_t = ReLU(W sum_s a_t(s) V_I(s))``, one
-  ``C -> Dx`` linear map shared by the cells (``X_0`` reads the cells'
-  mean), so a glimpse's feature is what it looks at, wherever that is,
-  rather than a position-specific read-out learned from few images.
+  ``attention='spatial'`` or ``'class'``): ``X_t = ReLU(W sum_s a_t(s)
+  V_I(s))``, one ``C -> Dx`` linear map shared by the cells (``X_0``
+  reads the cells' mean), so a glimpse's feature is what it looks at,
+  wherever that is, rather than a position-specific read-out learned from
+  few images.
 
 The only Python loop is over the recurrent steps t; every step is batched.
 """
@@ -88,7 +120,7 @@ from mmpretrain.registry import MODELS
 from .glimpse_features import GlimpseFeatures
 
 INIT_GLIMPSES = ('image', 'zeros')
-ATTENTIONS = ('deconv', 'spatial')
+ATTENTIONS = ('deconv', 'spatial', 'class')
 GLIMPSE_POOLS = ('fc', 'attention')
 
 
@@ -123,11 +155,22 @@ class RHN(BaseModule):
         attention_bias_init: initial deconvolution bias (1.0).
         step_bias_std: std of the per-step attention biases' init, ``None``
             for none (paper).
-        attention: 'deconv' (paper, Eq. 2) | 'spatial' (module docstring).
-        key_dims: width of the spatial attention's query and keys.
+        attention: 'deconv' (paper, Eq. 2) | 'spatial' | 'class' (module
+            docstring).
+        key_dims: width of the spatial attention's query and keys; with
+            'class' the number of classes.
+        class_sharpness: initial ``gamma`` of ``attention='class'``
+            (learned).
+        class_prior: with ``attention='class'``, add the image's class
+            logits to the query's (module docstring).
+        detach_keys: with 'class', the attention reads the keys without
+            passing gradient to them (module docstring).
+        detach_key_input: with 'class', the key convolution reads the map
+            without passing gradient to it (module docstring).
         inhibition_weight: initial ``w`` of the spatial attention's
             inhibition of return (learned), ``None`` for none.
-        glimpse_pool: 'fc' (paper) | 'attention' (with 'spatial' only).
+        glimpse_pool: 'fc' (paper) | 'attention' (with 'spatial' or
+            'class' only).
         init_cfg: mmengine init config (overrides the two above if given).
     """
 
@@ -145,6 +188,10 @@ class RHN(BaseModule):
                  key_dims: int = 64,
                  inhibition_weight: Optional[float] = None,
                  glimpse_pool: str = 'fc',
+                 class_sharpness: float = 1.,
+                 class_prior: bool = False,
+                 detach_keys: bool = False,
+                 detach_key_input: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -154,15 +201,28 @@ class RHN(BaseModule):
             if value not in choices:
                 raise ValueError(f'RHN: {name} must be one of {choices}, '
                                  f'got {value!r}')
-        spatial = attention == 'spatial'
+        spatial = attention != 'deconv'
         if not spatial and (glimpse_pool != 'fc' or
                             inhibition_weight is not None):
             raise ValueError(
                 "RHN: glimpse_pool='attention' and inhibition_weight need "
-                f"attention='spatial', got attention={attention!r}")
+                "attention='spatial' or 'class', got "
+                f"attention={attention!r}")
         if spatial and step_bias_std is not None:
             raise ValueError("RHN: step_bias_std is a bias of Eq. 2's "
-                             "deconvolution; attention='spatial' has none")
+                             f"deconvolution; attention={attention!r} has "
+                             'none')
+        if (detach_keys or detach_key_input) and attention != 'class':
+            raise ValueError("RHN: detach_keys and detach_key_input need "
+                             "attention='class' (the keys of 'spatial' "
+                             'have no other loss), got '
+                             f'attention={attention!r}')
+        if class_prior and attention != 'class':
+            raise ValueError("RHN: class_prior needs attention='class', got "
+                             f'attention={attention!r}')
+        if class_sharpness <= 0:
+            raise ValueError('RHN: class_sharpness must be > 0, got '
+                             f'{class_sharpness}')
         if inhibition_weight is not None and inhibition_weight <= 0:
             raise ValueError('RHN: inhibition_weight must be > 0 or None, '
                              f'got {inhibition_weight}')
@@ -183,9 +243,17 @@ class RHN(BaseModule):
         self.key_dims = key_dims
         self.deconv = None
         self.query = self.key = self.log_inhibition_weight = None
+        self.log_class_sharpness = None
+        self.class_sharpness = class_sharpness
+        self.class_prior = class_prior
+        self.detach_keys = detach_keys
+        self.detach_key_input = detach_key_input
         if spatial:
             self.query = nn.Linear(feat_dims, key_dims)
             self.key = nn.Conv2d(in_channels, key_dims, 1)
+            if attention == 'class':
+                self.log_class_sharpness = nn.Parameter(
+                    torch.tensor(math.log(class_sharpness)))
             if inhibition_weight is not None:
                 self.log_inhibition_weight = nn.Parameter(
                     torch.tensor(math.log(inhibition_weight)))
@@ -216,6 +284,10 @@ class RHN(BaseModule):
             with torch.no_grad():
                 self.log_inhibition_weight.fill_(
                     math.log(self.inhibition_weight))
+        if self.log_class_sharpness is not None:
+            with torch.no_grad():
+                self.log_class_sharpness.fill_(
+                    math.log(self.class_sharpness))
         if self.step_bias is not None:
             nn.init.normal_(self.step_bias, 0., self.step_bias_std)
 
@@ -258,19 +330,26 @@ class RHN(BaseModule):
     def spatial_attention(self, x_prev: torch.Tensor, keys: torch.Tensor,
                           visited: Optional[torch.Tensor] = None
                           ) -> torch.Tensor:
-        """The ``attention='spatial'`` weights ``a_t`` (module docstring).
+        """The ``attention='spatial'`` / ``'class'`` weights ``a_t``
+        (module docstring).
 
         Args:
             x_prev: ``(B, Dx)`` ``X_{t-1}``.
-            keys: ``(B, key_dims, S*S)`` ``W_k V_I``.
+            keys: ``(B, key_dims, S*S)`` ``W_k V_I`` (``Z`` with 'class').
             visited: ``(B, S*S)`` ``sum_{tau<t} a_tau / max a_tau`` or None.
 
         Returns:
             ``(B, S*S)`` ``a_t`` (each row sums to 1).
         """
         q = self.query(guide(x_prev))  # (B, key_dims)
-        logits = torch.einsum('bk,bks->bs', q, keys) / math.sqrt(
-            self.key_dims)  # (B, S*S)
+        if self.class_prior:
+            q = q + keys.detach().mean(-1)  # (B, key_dims): + zbar
+        if self.attention_mode == 'class':
+            logits = self.log_class_sharpness.exp() * torch.einsum(
+                'bk,bks->bs', q.softmax(-1), keys)  # (B, S*S)
+        else:
+            logits = torch.einsum('bk,bks->bs', q, keys) / math.sqrt(
+                self.key_dims)  # (B, S*S)
         if visited is not None and self.log_inhibition_weight is not None:
             logits = logits - self.log_inhibition_weight.exp() * visited
         return logits.softmax(-1)
@@ -311,14 +390,15 @@ class RHN(BaseModule):
 
         Returns:
             :class:`GlimpseFeatures` with ``x`` (B, T, Dx), ``v`` and ``a``
-            (B, T, C, S, S), ``c=None``.
+            (B, T, C, S, S), ``c=None``; with ``attention='class'`` also
+            ``cam`` (B, key_dims, S, S).
         """
         v_img = self._feature_map(inputs)  # (B, C, S, S)
         if self.init_glimpse == 'image':
             x = self.glimpse_feature(v_img)  # (B, Dx): X_0
         else:
             x = v_img.new_zeros(v_img.shape[0], self.feat_dims)  # (B, Dx)
-        if self.attention_mode == 'spatial':
+        if self.attention_mode != 'deconv':
             return self._forward_spatial(v_img, x)
         xs, vs, attns = [], [], []
         for t in range(self.num_glimpses):
@@ -333,13 +413,16 @@ class RHN(BaseModule):
 
     def _forward_spatial(self, v_img: torch.Tensor,
                          x: torch.Tensor) -> GlimpseFeatures:
-        """The recurrence with ``attention='spatial'`` (``x``: ``X_0``)."""
+        """The recurrence with ``attention='spatial'`` or ``'class'``
+        (``x``: ``X_0``)."""
         b, c, size = v_img.shape[0], self.in_channels, self.spatial_size
-        keys = self.key(v_img).flatten(2)  # (B, key_dims, S*S)
+        keys = self.key(v_img.detach() if self.detach_key_input else
+                        v_img).flatten(2)  # (B, key_dims, S*S)
+        read = keys.detach() if self.detach_keys else keys
         visited = None
         xs, vs, attns = [], [], []
         for _ in range(self.num_glimpses):
-            a = self.spatial_attention(x, keys, visited)  # (B, S*S)
+            a = self.spatial_attention(x, read, visited)  # (B, S*S)
             attn = (a * size * size).view(b, 1, size, size).expand(
                 b, c, size, size)  # (B, C, S, S): A_t, mean 1
             v = v_img * attn  # (B, C, S, S): V_t
@@ -349,5 +432,7 @@ class RHN(BaseModule):
             xs.append(x)
             vs.append(v)
             attns.append(attn)
+        cam = keys.view(b, -1, size, size) if \
+            self.attention_mode == 'class' else None  # (B, key_dims, S, S)
         return GlimpseFeatures(x=torch.stack(xs, 1), v=torch.stack(vs, 1),
-                               a=torch.stack(attns, 1), c=None)
+                               a=torch.stack(attns, 1), c=None, cam=cam)

@@ -643,3 +643,44 @@ def test_emission_holdout_bad_inputs():
     head = _head(emission_holdout=3)
     with pytest.raises(KeyError, match="'sample_idx'.*data sample 0"):
         head.loss(_feats(b=2), _samples([[0], [1]]))
+
+
+def test_cam_loss_is_the_bce_of_the_class_map_mean_by_hand():
+    """cam_weight: w x the binary cross-entropy of the class-evidence map's
+    cell mean against the labels, over classes and the classifier images
+    (the held-out ones excluded)."""
+    g = torch.Generator().manual_seed(3)
+    cam = torch.randn(4, 3, 2, 2, generator=g) * 3
+    feats = _feats(b=4)._replace(cam=cam)
+    labels = [[0], [1, 2], [2], [0, 1]]
+    y = torch.zeros(4, 3)
+    for i, lab in enumerate(labels):
+        y[i, lab] = 1.
+
+    def bce(rows):
+        z = cam.mean((2, 3))[rows].double()
+        p = 1 / (1 + (-z).exp())
+        t = y[rows].double()
+        return (-(t * p.log() + (1 - t) * (1 - p).log())).mean().float()
+
+    head = _head(cam_weight=0.5)
+    got = head.loss(feats, _samples(labels))
+    torch.testing.assert_close(got['loss_cam'], 0.5 * bce([0, 1, 2, 3]))
+    held = _head(cam_weight=0.5, emission_holdout=2)
+    samples = _samples(labels)
+    for i, ds in enumerate(samples):
+        ds.set_metainfo(dict(sample_idx=i))  # 0 and 2 held out
+    torch.testing.assert_close(held.loss(feats, samples)['loss_cam'],
+                               0.5 * bce([1, 3]))
+    assert 'loss_cam' not in _head().loss(feats, _samples(labels))
+
+
+def test_cam_weight_needs_the_class_map():
+    with pytest.raises(ValueError, match='cam_weight must be >= 0'):
+        _head(cam_weight=-1.)
+    head = _head(cam_weight=1.)
+    with pytest.raises(ValueError, match="attention='class'.*got None"):
+        head.loss(_feats(b=2), _samples([[0], [1]]))
+    wrong = _feats(b=2)._replace(cam=torch.zeros(2, 4, 3, 3))
+    with pytest.raises(ValueError, match=r'num_classes=3.*\(2, 4, 3, 3\)'):
+        head.loss(wrong, _samples([[0], [1]]))

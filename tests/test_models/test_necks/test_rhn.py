@@ -132,7 +132,8 @@ def test_rhn_builds_from_registry():
 
 
 def _spatial_by_hand(rhn, v_img, pool):
-    """attention='spatial' written out step by step (module docstring)."""
+    """attention='spatial' (or 'class') written out step by step (module
+    docstring)."""
     b, c, s, _ = v_img.shape
     flat = v_img.flatten(2)  # (B, C, S*S)
     keys = torch.einsum('kc,bcs->bks', rhn.key.weight[:, :, 0, 0],
@@ -149,7 +150,13 @@ def _spatial_by_hand(rhn, v_img, pool):
     steps = []
     for _ in range(rhn.num_glimpses):
         q = _naive_guide(x).float() @ rhn.query.weight.T + rhn.query.bias
-        e = (q[:, :, None] * keys).sum(1) / math.sqrt(rhn.key_dims)
+        if rhn.class_prior:  # + the image's class logits
+            q = q + keys.mean(-1)
+        if rhn.attention_mode == 'class':  # class weights, sharpness gamma
+            q = q.exp() / q.exp().sum(-1, keepdim=True)
+            e = rhn.log_class_sharpness.exp() * (q[:, :, None] * keys).sum(1)
+        else:
+            e = (q[:, :, None] * keys).sum(1) / math.sqrt(rhn.key_dims)
         e = e - w_inh * visited
         a = e.exp() / e.exp().sum(-1, keepdim=True)  # softmax over cells
         big_a = (s * s * a).view(b, 1, s, s).expand(b, c, s, s)
@@ -164,13 +171,21 @@ def _spatial_by_hand(rhn, v_img, pool):
     return steps
 
 
-@pytest.mark.parametrize('pool', ['fc', 'attention'])
-def test_spatial_attention_matches_direct_computation(pool):
+@pytest.mark.parametrize('pool,attention,prior', [
+    ('fc', 'spatial', False), ('attention', 'spatial', False),
+    ('attention', 'class', False), ('attention', 'class', True)])
+def test_spatial_attention_matches_direct_computation(pool, attention,
+                                                      prior):
     torch.manual_seed(0)
+    extra = dict(class_sharpness=1.5, class_prior=prior) \
+        if attention == 'class' else {}
     rhn = RHN(in_channels=6, feat_dims=5, spatial_size=3, num_glimpses=4,
-              attention='spatial', key_dims=4, inhibition_weight=2.,
-              glimpse_pool=pool)
+              attention=attention, key_dims=4, inhibition_weight=2.,
+              glimpse_pool=pool, **extra)
     rhn.init_weights()
+    if attention == 'class':
+        torch.testing.assert_close(rhn.log_class_sharpness.exp().detach(),
+                                   torch.tensor(1.5))
     assert rhn.deconv is None
     torch.testing.assert_close(rhn.log_inhibition_weight.exp().detach(),
                                torch.tensor(2.))
@@ -185,6 +200,12 @@ def test_spatial_attention_matches_direct_computation(pool):
         # A_t has mean 1 over the cells and is shared by the channels
         torch.testing.assert_close(out.a[:, t].mean((-2, -1)),
                                    torch.ones(2, 6))
+    if attention == 'class':  # the keys, one map per class
+        keys = torch.einsum('kc,bchw->bkhw', rhn.key.weight[:, :, 0, 0],
+                            v_img) + rhn.key.bias[None, :, None, None]
+        torch.testing.assert_close(out.cam, keys)
+    else:
+        assert out.cam is None
     out.x.sum().backward()
     for name, p in rhn.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
@@ -232,6 +253,43 @@ def test_spatial_attention_inhibition_damps_visited_cells():
     assert a_damped[0, 0] > 3.9 and a_damped[1, 0] < 0.1
 
 
+def test_class_attention_looks_where_the_chosen_class_is():
+    """attention='class': with class 0's evidence at cell (0, 0) and class
+    1's at (1, 1), a guide that picks class 1 looks at (1, 1), one that
+    picks class 0 at (0, 0), whatever the other class's map says."""
+    v_img = torch.zeros(1, 2, 2, 2)
+    v_img[0, 0, 0, 0] = 1.  # channel 0: class 0's evidence at (0, 0)
+    v_img[0, 1, 1, 1] = 1.  # channel 1: class 1's evidence at (1, 1)
+    rhn = RHN(in_channels=2, feat_dims=3, spatial_size=2, num_glimpses=1,
+              attention='class', key_dims=2, glimpse_pool='attention',
+              class_sharpness=10.)
+    for chosen, cell in ((1, 3), (0, 0)):
+        with torch.no_grad():
+            rhn.key.weight.zero_()
+            rhn.key.weight[0, 0] = rhn.key.weight[1, 1] = 1.
+            rhn.key.bias.zero_()
+            rhn.query.weight.zero_()
+            rhn.query.bias.zero_()
+            rhn.query.bias[chosen] = 20.  # softmax ~ one-hot on `chosen`
+        a = rhn(v_img).a[0, 0, 0].flatten() / 4  # (S*S,) a_t, sums to 1
+        # softmax of 10 x (1 at `cell`, 0 elsewhere) over the four cells
+        expect = torch.full((4, ), 1.)
+        expect[cell] = math.exp(10.)
+        torch.testing.assert_close(a, expect / expect.sum(), atol=1e-6,
+                                   rtol=1e-4)
+    # class_prior: a query that prefers class 0 by 2 logits, but the image
+    # holds class 1 (its map's mean 20 against 0): the prior wins
+    prior = RHN(in_channels=2, feat_dims=3, spatial_size=2, num_glimpses=1,
+                attention='class', key_dims=2, glimpse_pool='attention',
+                class_sharpness=10., class_prior=True)
+    prior.load_state_dict(rhn.state_dict())
+    with torch.no_grad():
+        prior.query.bias.copy_(torch.tensor([2., 0.]))
+        prior.key.bias.copy_(torch.tensor([0., 20.]))
+    a = prior(v_img).a[0, 0, 0].flatten() / 4
+    assert a.argmax() == 3 and a[3] > 0.9
+
+
 def test_spatial_attention_option_checks():
     with pytest.raises(ValueError, match="attention must be one of"):
         RHN(attention='dot')
@@ -245,6 +303,54 @@ def test_spatial_attention_option_checks():
         RHN(attention='spatial', step_bias_std=0.1)
     with pytest.raises(ValueError, match='inhibition_weight must be > 0'):
         RHN(attention='spatial', inhibition_weight=0.)
+    with pytest.raises(ValueError, match="detach_key_input need attention="):
+        RHN(detach_keys=True)
+    with pytest.raises(ValueError, match="detach_key_input need attention="):
+        RHN(attention='spatial', detach_key_input=True)
+    with pytest.raises(ValueError, match="class_prior needs attention="):
+        RHN(attention='spatial', class_prior=True)
+    with pytest.raises(ValueError, match='class_sharpness must be > 0'):
+        RHN(attention='class', class_sharpness=0.)
     # the paper's RHN has no spatial-attention parameters
     names = set(RHN(in_channels=4, feat_dims=3, spatial_size=2).state_dict())
     assert names == {'deconv.weight', 'deconv.bias', 'fc.weight', 'fc.bias'}
+
+
+def test_detach_keys_stops_the_glimpse_gradient_at_the_keys():
+    """detach_keys=True: the same forward, no gradient from X_t to the key
+    convolution; the class map (cam) itself still carries gradient."""
+    torch.manual_seed(0)
+    kw = dict(in_channels=4, feat_dims=3, spatial_size=3, num_glimpses=2,
+              attention='class', key_dims=2, inhibition_weight=1.,
+              glimpse_pool='attention', class_prior=True)
+    plain, detached = RHN(**kw), RHN(detach_keys=True, **kw)
+    detached.load_state_dict(plain.state_dict())
+    v_img = torch.rand(2, 4, 3, 3)
+    out, out_d = plain(v_img), detached(v_img)
+    torch.testing.assert_close(out_d.x, out.x)
+    out_d.x.sum().backward()
+    assert detached.key.weight.grad is None or \
+        detached.key.weight.grad.abs().sum() == 0
+    assert detached.query.weight.grad.abs().sum() > 0
+    out_d.cam.sum().backward()
+    assert detached.key.weight.grad.abs().sum() > 0
+    out.x.sum().backward()
+    assert plain.key.weight.grad.abs().sum() > 0
+
+
+def test_detach_key_input_makes_the_class_map_a_probe():
+    """detach_key_input=True: the same class map, whose loss trains the key
+    convolution and nothing before it."""
+    torch.manual_seed(0)
+    kw = dict(in_channels=4, feat_dims=3, spatial_size=3, num_glimpses=2,
+              attention='class', key_dims=2, glimpse_pool='attention')
+    plain, probe = RHN(**kw), RHN(detach_key_input=True, **kw)
+    probe.load_state_dict(plain.state_dict())
+    v_img = torch.rand(2, 4, 3, 3)
+    v_plain, v_probe = (v_img.clone().requires_grad_(True) for _ in (0, 1))
+    cam, cam_probe = plain(v_plain).cam, probe(v_probe).cam
+    torch.testing.assert_close(cam_probe, cam)
+    cam_probe.sum().backward()
+    assert v_probe.grad is None and probe.key.weight.grad.abs().sum() > 0
+    cam.sum().backward()
+    assert v_plain.grad.abs().sum() > 0
