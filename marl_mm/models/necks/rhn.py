@@ -97,6 +97,9 @@ Choices where the paper is open (constructor options):
   (docs/rarnn.md, 'Candidates that look at the objects'); a supervised
   class map says where the objects are. The RHN returns ``Z`` in
   ``GlimpseFeatures.cam``.
+* ``attention_floor=lambda`` (default 0; 'spatial' and 'class' only):
+  ``A_t = lambda + (1 - lambda) S^2 a_t``, so that every glimpse also reads
+  the whole map at weight ``lambda`` (still mean 1 over the cells).
 * ``glimpse_pool='attention'`` (default ``'fc'`` = paper, ``X_t =
   ReLU(FC(V_t))`` over the flattened ``C x S x S``; only with
   ``attention='spatial'`` or ``'class'``): ``X_t = ReLU(W sum_s a_t(s)
@@ -167,6 +170,8 @@ class RHN(BaseModule):
             passing gradient to them (module docstring).
         detach_key_input: with 'class', the key convolution reads the map
             without passing gradient to it (module docstring).
+        attention_floor: ``lambda`` in [0, 1): with 'spatial' or 'class',
+            ``A_t = lambda + (1 - lambda) S^2 a_t`` (module docstring).
         inhibition_weight: initial ``w`` of the spatial attention's
             inhibition of return (learned), ``None`` for none.
         glimpse_pool: 'fc' (paper) | 'attention' (with 'spatial' or
@@ -189,6 +194,7 @@ class RHN(BaseModule):
                  inhibition_weight: Optional[float] = None,
                  glimpse_pool: str = 'fc',
                  class_sharpness: float = 1.,
+                 attention_floor: float = 0.,
                  class_prior: bool = False,
                  detach_keys: bool = False,
                  detach_key_input: bool = False,
@@ -220,6 +226,13 @@ class RHN(BaseModule):
         if class_prior and attention != 'class':
             raise ValueError("RHN: class_prior needs attention='class', got "
                              f'attention={attention!r}')
+        if not 0 <= attention_floor < 1 or (attention_floor and
+                                             not spatial):
+            raise ValueError(
+                'RHN: attention_floor must be in [0, 1) and needs '
+                "attention='spatial' or 'class', got "
+                f'{attention_floor} with attention={attention!r}')
+        self.attention_floor = attention_floor
         if class_sharpness <= 0:
             raise ValueError('RHN: class_sharpness must be > 0, got '
                              f'{class_sharpness}')
@@ -423,8 +436,11 @@ class RHN(BaseModule):
         xs, vs, attns = [], [], []
         for _ in range(self.num_glimpses):
             a = self.spatial_attention(x, read, visited)  # (B, S*S)
-            attn = (a * size * size).view(b, 1, size, size).expand(
-                b, c, size, size)  # (B, C, S, S): A_t, mean 1
+            attn = (a * size * size).view(b, 1, size, size)  # mean 1
+            if self.attention_floor:  # part of every glimpse reads all
+                attn = self.attention_floor + (
+                    1 - self.attention_floor) * attn
+            attn = attn.expand(b, c, size, size)  # (B, C, S, S): A_t
             v = v_img * attn  # (B, C, S, S): V_t
             x = self.glimpse_feature(v)  # (B, Dx): X_t
             peak = a / a.amax(-1, keepdim=True)  # (B, S*S), max 1

@@ -354,3 +354,26 @@ def test_detach_key_input_makes_the_class_map_a_probe():
     assert v_probe.grad is None and probe.key.weight.grad.abs().sum() > 0
     cam.sum().backward()
     assert v_plain.grad.abs().sum() > 0
+
+
+def test_attention_floor_mixes_the_whole_map_into_each_glimpse():
+    """attention_floor=lambda: A_t = lambda + (1 - lambda) S^2 a_t; the
+    first step (same X_0, so the same a_1) checked against the plain RHN,
+    and V_1 = V_I * A_1."""
+    torch.manual_seed(0)
+    kw = dict(in_channels=4, feat_dims=3, spatial_size=3, num_glimpses=2,
+              attention='class', key_dims=2, inhibition_weight=1.,
+              class_sharpness=5.)
+    plain, floored = RHN(**kw), RHN(attention_floor=0.25, **kw)
+    floored.load_state_dict(plain.state_dict())
+    v_img = torch.rand(2, 4, 3, 3)
+    out, out_f = plain(v_img), floored(v_img)
+    torch.testing.assert_close(out_f.a[:, 0], 0.25 + 0.75 * out.a[:, 0])
+    torch.testing.assert_close(out_f.v[:, 0], v_img * out_f.a[:, 0])
+    torch.testing.assert_close(out_f.a[:, 1].mean((-2, -1)),
+                               torch.ones(2, 4))
+    assert out_f.a[:, 0].min() >= 0.25 - 1e-6
+    with pytest.raises(ValueError, match='attention_floor must be in'):
+        RHN(attention_floor=0.5)
+    with pytest.raises(ValueError, match='attention_floor must be in'):
+        RHN(attention='spatial', attention_floor=1.)
