@@ -7,5 +7,3 @@ _base_ = [
 ]
 model = dict(neck=dict(rhn=_base_.rarnn_class_rhn),
              head=_base_.rarnn_class_head)
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
-    'neck.rhn.query': dict(lr_mult=1.0), 'neck.rhn.key': dict(lr_mult=1.0)}))

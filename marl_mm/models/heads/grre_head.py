@@ -159,6 +159,13 @@ def _take(t: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
     return t if index is None else t.index_select(0, index)
 
 
+def _mean_over(per_row: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean of ``per_row`` (N,) over the rows where ``valid`` (N,) bool is
+    set; 0 when none is."""
+    valid = valid.float()
+    return (per_row * valid).sum() / valid.sum().clamp(min=1)
+
+
 @MODELS.register_module()
 class GRREHead(BaseModule, PolicyHeadMixin):
     """RARNN head (see the module docstring for equations and options).
@@ -429,8 +436,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         valid = has_gt & (num_emitted > 0)  # (N,)
         if rows is not None:
             valid = valid & rows
-        valid = valid.float()
-        return (per_sample * valid).sum() / valid.sum().clamp(min=1)
+        return _mean_over(per_sample, valid)
 
     def _held_out(self, data_samples: List[DataSample], device: torch.device
                   ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
@@ -473,8 +479,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         valid = emitted.any(-1)  # (N,)
         if rows is not None:
             valid = valid & rows
-        valid = valid.float()
-        return (per_sample * valid).sum() / valid.sum().clamp(min=1)
+        return _mean_over(per_sample, valid)
 
     @staticmethod
     def _cam_loss(cam: torch.Tensor, y: torch.Tensor,
@@ -485,10 +490,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         (``cam_weight``; module docstring)."""
         per_image = F.binary_cross_entropy_with_logits(
             cam.mean((-2, -1)), y, reduction='none').mean(-1)  # (B,)
-        if rows is None:
-            return per_image.mean()
-        rows = rows.float()
-        return (per_image * rows).sum() / rows.sum().clamp(min=1)
+        return per_image.mean() if rows is None else _mean_over(per_image,
+                                                                rows)
 
     def _advantage(self, reward: torch.Tensor, x: torch.Tensor,
                    losses: Dict[str, torch.Tensor]) -> torch.Tensor:
