@@ -119,6 +119,14 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   ``emission_holdout``). It makes that map a class activation map, which
   the class attention reads to look where the objects are (an option,
   measured on EfficientNet-Lite0 in docs/rarnn.md).
+* ``glimpse_activation``: 'softmax' (default, paper, Eq. 9) | 'sigmoid'
+  (``P_i^c = sigmoid(logit_c)``, one probability per class; Eq. 10,
+  ``loss_cover``, the rewards and the category-wise max read these
+  instead). Why (an option, measured on EfficientNet-Lite0 in
+  docs/rarnn.md): a softmax must put its mass somewhere, so a glimpse on
+  the background gives some label a high probability, and the
+  category-wise max turns it into a confident false positive; with a
+  sigmoid such a glimpse can say "none of them".
 * ablations (Table 1): ``use_context=False`` (w/o CE), ``use_emission=False``
   (w/o EI: all T glimpses emitted, no policy), ``relation='none'`` (w/o GRRE)
   | ``'rnn'`` (:class:`GRREPlainRNN`, w/o GRRE w. RNN).
@@ -152,6 +160,7 @@ BASELINE_MODES = ('learned', 'leave_one_out', 'running_mean', 'none')
 CREDITS = ('sequence', 'per_glimpse')
 REWARD_TYPES = ('eq6', 'coverage')
 TEST_EMISSIONS = ('policy', 'all')
+GLIMPSE_ACTIVATIONS = ('softmax', 'sigmoid')
 
 
 def _take(t: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
@@ -202,6 +211,8 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             classifier (default 0 = paper; module docstring).
         cam_weight: weight of the loss on the neck's class-evidence map
             (default 0 = paper: none; module docstring).
+        glimpse_activation: 'softmax' (paper, Eq. 9) | 'sigmoid' (module
+            docstring).
         test_emission: 'policy' (default: ``[p_t > 0.5]``, at least the
             argmax) | 'all' (predict with every candidate, the indicator
             kept: a trained model's "w/o EI at test" control, set from
@@ -238,6 +249,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                  dropout: float = 0.,
                  emission_holdout: int = 0,
                  cam_weight: float = 0.,
+                 glimpse_activation: str = 'softmax',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, choices in (
@@ -247,7 +259,9 @@ class GRREHead(BaseModule, PolicyHeadMixin):
                 ('advantage_norm', advantage_norm, ADVANTAGE_NORMS),
                 ('credit', credit, CREDITS),
                 ('reward_type', reward_type, REWARD_TYPES),
-                ('test_emission', test_emission, TEST_EMISSIONS)):
+                ('test_emission', test_emission, TEST_EMISSIONS),
+                ('glimpse_activation', glimpse_activation,
+                 GLIMPSE_ACTIVATIONS)):
             if value not in choices:
                 raise ValueError(f'GRREHead: {name} must be one of {choices}, '
                                  f'got {value!r}')
@@ -286,6 +300,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         self.lambda_value = lambda_value
         self.coverage_weight = coverage_weight
         self.cam_weight = cam_weight
+        self.glimpse_activation = glimpse_activation
         self.credit = credit
         self.reward_type = reward_type
         self.test_emission = test_emission
@@ -374,6 +389,14 @@ class GRREHead(BaseModule, PolicyHeadMixin):
             o = self.relation(x.repeat_interleave(num_samples, 0),
                               emitted)  # (B*K, T, Dr): Eqs. 7-8
             logits = logits + self.w_op(o)  # (B*K, T, D)
+        return self._log_probs(logits)
+
+    def _log_probs(self, logits: torch.Tensor) -> torch.Tensor:
+        """``log P`` from Eq. 9's logits: ``log_softmax`` over the classes
+        (paper) or, with ``glimpse_activation='sigmoid'``, each class's
+        ``log sigmoid``."""
+        if self.glimpse_activation == 'sigmoid':
+            return F.logsigmoid(logits)
         return logits.log_softmax(-1)
 
     def _emission_logits(self, feats: GlimpseFeatures) -> torch.Tensor:
@@ -384,7 +407,7 @@ class GRREHead(BaseModule, PolicyHeadMixin):
         logits = self.w_xp(feats.x)  # (B, T, D)
         if self.use_context:
             logits = logits + self.w_cp(feats.c)
-        return self.emission(feats.x, logits.detach().log_softmax(-1))
+        return self.emission(feats.x, self._log_probs(logits.detach()))
 
     def _emit(self, feats: GlimpseFeatures
               ) -> Tuple[Optional[torch.Tensor], torch.Tensor]:

@@ -186,6 +186,38 @@ def test_loss_end_to_end_matches_softmax_by_hand():
         [e2 / (e2 + 2), e1 / (e1 + 2), 1 / (e1 + 2)]))
 
 
+def test_sigmoid_glimpse_activation_by_hand():
+    """glimpse_activation='sigmoid': P_i^c = sigmoid(logit_c), Eq. 10 and
+    loss_cover on those, the image score their category-wise max."""
+    head = _head(num_classes=3, in_channels=3, use_emission=False,
+                 use_context=False, relation='none', assignment='best_gt',
+                 coverage_weight=2., glimpse_activation='sigmoid')
+    with torch.no_grad():
+        head.w_xp.weight.copy_(torch.eye(3))
+        head.w_xp.bias.zero_()
+    x = torch.tensor([[[2., -1., 0.], [-3., 1., 0.5]]])  # (1, T=2, 3)
+    feats = GlimpseFeatures(x=x, v=None, a=None, c=None)
+
+    def sig(z):
+        return 1 / (1 + math.exp(-z))
+
+    out = head.loss(feats, _samples([[0, 2]]))
+    # best GT label per glimpse: 0 (sig 2) for glimpse 1, 2 (sig .5) for 2
+    cls = (-math.log(sig(2.)) - math.log(sig(.5))) / 2
+    assert out['loss_cls'].item() == pytest.approx(cls, rel=1e-6)
+    s = [sig(2.), sig(1.), sig(.5)]  # category-wise max over the glimpses
+    cover = -(math.log(s[0]) + math.log(1 - s[1]) + math.log(s[2])) / 3
+    assert out['loss_cover'].item() == pytest.approx(2 * cover, rel=1e-5)
+    torch.testing.assert_close(head.predict_scores(feats)[0],
+                               torch.tensor(s))
+    # the scores no longer sum to 1 per glimpse, unlike the paper's softmax
+    ds = head.predict(feats)[0]
+    torch.testing.assert_close(ds.glimpse_scores[1], torch.tensor(
+        [sig(-3.), sig(1.), sig(.5)]))
+    with pytest.raises(ValueError, match='glimpse_activation must be one'):
+        _head(glimpse_activation='tanh')
+
+
 def test_baselines_and_advantage_normalisation():
     reward = torch.tensor([1., 2., 3., 6.])
     x = torch.rand(1, 3, 6)
