@@ -123,10 +123,14 @@ and measurements: docs/rarnn.md, 'Where the paper is open'):
   (``P_i^c = sigmoid(logit_c)``, one probability per class; Eq. 10,
   ``loss_cover``, the rewards and the category-wise max read these
   instead). Why (an option, measured on EfficientNet-Lite0 in
-  docs/rarnn.md): a softmax must put its mass somewhere, so a glimpse on
-  the background gives some label a high probability, and the
-  category-wise max turns it into a confident false positive; with a
-  sigmoid such a glimpse can say "none of them".
+  docs/rarnn.md, 'Scores per class'): a softmax must put its mass
+  somewhere, so a glimpse on the background gives some label a high
+  probability, and the category-wise max turns it into a confident false
+  positive; with a sigmoid such a glimpse can say "none of them". The
+  cost, measured: nothing then asks the glimpses to differ (a sigmoid
+  glimpse can be confident in every label), so they spread out and name
+  the same label, and the coverage reward's indicator drops glimpses the
+  ranking needed; not the default for that reason.
 * ablations (Table 1): ``use_context=False`` (w/o CE), ``use_emission=False``
   (w/o EI: all T glimpses emitted, no policy), ``relation='none'`` (w/o GRRE)
   | ``'rnn'`` (:class:`GRREPlainRNN`, w/o GRRE w. RNN).
